@@ -1,0 +1,59 @@
+"""The `infomin` command: one entry point, a subcommand per job.
+
+Each subcommand lives in its own module and registers itself with `add_parser`;
+`main` dispatches and turns user errors into one line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from infomin.cli import data, demo, evaluate
+from infomin.cli.common import USER_ERRORS, Parser, fail
+
+SUBCOMMANDS = (data, evaluate, demo)
+
+DESCRIPTION = """\
+Contrastive self-supervised learning where the views are the object of study
+(InfoMin, "What Makes for Good Views for Contrastive Learning?", NeurIPS 2020).
+
+Every command that produces results writes into --out DIR: config.yaml (what was run),
+results.json (the numbers, machine-readable) and human-readable tables or plots.
+"""
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="infomin", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=_version())
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for module in SUBCOMMANDS:
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        fail("interrupted")
+    except USER_ERRORS as err:
+        if os.environ.get("INFOMIN_DEBUG"):
+            raise
+        fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
+
+
+def _version() -> str:
+    from infomin import __version__
+
+    return f"infomin {__version__}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

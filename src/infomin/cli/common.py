@@ -1,0 +1,77 @@
+"""What every subcommand shares: a parser that fails in one line, and error handling.
+
+A user mistake (unknown dataset, missing folder, nonsense number) must end with one
+line naming the problem and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import NoReturn
+
+from infomin.data.base import DatasetError
+from infomin.outputs import OutputError
+
+EXIT_USAGE = 2
+
+# Exceptions that mean "the user asked for something impossible", not "we have a bug".
+# Set INFOMIN_DEBUG=1 to get the traceback instead.
+class UserError(ValueError):
+    """A problem with the command line or config, reported in one line."""
+
+
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    UserError,
+    DatasetError,
+    OutputError,
+    FileNotFoundError,
+    NotADirectoryError,
+    PermissionError,
+)
+
+
+def fail(message: str) -> NoReturn:
+    """Print one line to stderr and exit 2."""
+    print(f"infomin: error: {message}", file=sys.stderr)
+    raise SystemExit(EXIT_USAGE)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (the usage text is one `--help` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        fail(f"{self.prog}: {message} (see --help)")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer > 0."""
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text}")
+    return value
+
+
+def add_data_args(
+    parser: argparse.ArgumentParser, default: str | None = "colorful-moving-digits"
+) -> None:
+    """The data options every data-reading command takes (`default=None`: no `--data`)."""
+    if default is not None:
+        parser.add_argument(
+            "--data",
+            default=default,
+            help=f"dataset name (see `infomin data list`; default {default})",
+        )
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="root folder of a real dataset on disk (CIFAR, STL-10, image folders)",
+    )

@@ -1,0 +1,43 @@
+"""Datasets of infomin: every item is `(uint8 image [C, H, W], targets dict)`.
+
+See docs/design.md for the contract; `load_dataset` is the entry point.
+"""
+
+from infomin.data.base import DatasetError, ImageDataset, Task
+from infomin.data.moving_digits import (
+    ClipFactors,
+    ColorfulMovingDigits,
+    RenderConfig,
+    render,
+    render_factors,
+    sample_factors,
+)
+from infomin.data.photo_patches import PatchPairs, PhotoPatches, patch_pairs
+from infomin.data.photos import PHOTO_NAMES
+from infomin.data.real import CIFAR10, CIFAR100, STL10, ImageFolder
+from infomin.data.registry import DATASETS, load_dataset
+from infomin.data.show import save_clip_strip, save_grid
+
+__all__ = [
+    "CIFAR10",
+    "CIFAR100",
+    "DATASETS",
+    "PHOTO_NAMES",
+    "STL10",
+    "ClipFactors",
+    "ColorfulMovingDigits",
+    "DatasetError",
+    "ImageDataset",
+    "ImageFolder",
+    "PatchPairs",
+    "PhotoPatches",
+    "RenderConfig",
+    "Task",
+    "load_dataset",
+    "patch_pairs",
+    "render",
+    "render_factors",
+    "sample_factors",
+    "save_clip_strip",
+    "save_grid",
+]

@@ -1,0 +1,121 @@
+"""`load_dataset`: the one entry point from a dataset name to a dataset object.
+
+Why a registry: the CLI, the experiments and the tests all name datasets by string; one
+table turns names into constructors, lists the choices for help texts, and turns every
+user mistake (unknown name, option or split, missing `--data-dir`) into a one-line
+`DatasetError` instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from infomin.data.base import DatasetError, ImageDataset
+from infomin.data.moving_digits import ColorfulMovingDigits
+from infomin.data.photo_patches import PhotoPatches
+from infomin.data.real import CIFAR10, CIFAR100, STL10, ImageFolder, require_dir, split_folder
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """One registry entry: a description for help texts and how to build the dataset."""
+
+    description: str
+    build: Callable[..., ImageDataset]
+    needs_data_dir: bool
+    options_of: Callable[..., Any]  # the callable whose keyword arguments are the options
+
+
+def _folder(labels: bool) -> Callable[..., ImageDataset]:
+    def build(split: str, data_dir: Path, transform: Any = None) -> ImageDataset:
+        return ImageFolder(split_folder(data_dir, split), labels=labels, transform=transform)
+
+    return build
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    "colorful-moving-digits": DatasetInfo(
+        "coloured MNIST digits moving over photo crops (embedded toy; digit/background/position)",
+        lambda split, data_dir, **kw: ColorfulMovingDigits(split, **kw),
+        False,
+        ColorfulMovingDigits,
+    ),
+    "photo-patches": DatasetInfo(
+        "square patches of bundled photos, labelled by photo (embedded; patch-distance views)",
+        lambda split, data_dir, **kw: PhotoPatches(split, **kw),
+        False,
+        PhotoPatches,
+    ),
+    "cifar10": DatasetInfo(
+        "CIFAR-10 from DATA_DIR/cifar-10-batches-py (python pickles), 10 classes",
+        lambda split, data_dir, **kw: CIFAR10(data_dir, split, **kw),
+        True,
+        CIFAR10,
+    ),
+    "cifar100": DatasetInfo(
+        "CIFAR-100 from DATA_DIR/cifar-100-python (python pickles), 100 fine classes",
+        lambda split, data_dir, **kw: CIFAR100(data_dir, split, **kw),
+        True,
+        CIFAR100,
+    ),
+    "stl10": DatasetInfo(
+        "STL-10 from DATA_DIR/stl10_binary; splits train, test, unlabeled, train+unlabeled",
+        lambda split, data_dir, **kw: STL10(data_dir, split, **kw),
+        True,
+        STL10,
+    ),
+    "folder": DatasetInfo(
+        "labelled image folder DATA_DIR[/SPLIT]/CLASS/*.jpg|png, task 'class'",
+        _folder(labels=True),
+        True,
+        _folder(labels=True),
+    ),
+    "folder-unlabeled": DatasetInfo(
+        "every image below DATA_DIR[/SPLIT], no labels (classes never taken from names)",
+        _folder(labels=False),
+        True,
+        _folder(labels=False),
+    ),
+}
+
+
+def _options(info: DatasetInfo) -> list[str]:
+    """Keyword options a dataset accepts besides split, data_dir and transform."""
+    parameters = inspect.signature(info.options_of).parameters
+    return [p for p in parameters if p not in ("self", "split", "data_dir", "root", "transform")]
+
+
+def load_dataset(
+    name: str,
+    split: str = "train",
+    data_dir: str | os.PathLike[str] | None = None,
+    transform: Callable[..., Any] | None = None,
+    **options: Any,
+) -> ImageDataset:
+    """Build dataset `name` for `split`; options are passed to its constructor.
+
+    Embedded datasets ignore `data_dir`; datasets read from disk require it.
+    """
+    if name not in DATASETS:
+        raise DatasetError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+    info = DATASETS[name]
+    allowed = _options(info)
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise DatasetError(
+            f"dataset {name!r} has no option {unknown[0]!r}; "
+            f"options: {', '.join(allowed) or 'none'}"
+        )
+    path = None
+    if info.needs_data_dir:
+        if data_dir is None:
+            raise DatasetError(f"dataset {name!r} is read from disk: --data-dir is required")
+        if options.get("download"):
+            Path(data_dir).expanduser().mkdir(parents=True, exist_ok=True)
+        path = require_dir(data_dir)
+    return info.build(split, path, transform=transform, **options)

@@ -1,0 +1,85 @@
+"""Views: how one sample becomes the inputs that contrastive learning compares.
+
+- ``colorspaces``: RGB -> Lab, YCbCr, YDbDr, ... and ``ChannelSplit`` (the CMC view).
+- ``recipes``: augmentation recipes A-E as data (``RecipeSpec``, ``RECIPES``) and
+  ``build_recipe``.
+- ``jigsaw``: ``JigsawPatches``, the PIRL/InfoMin nine-patch branch.
+- ``multiview``: ``MultiView`` / ``TwoCrop`` to bundle views of one sample.
+"""
+
+from infomin.views.colorspaces import (
+    COLOR_SPACES,
+    ChannelSplit,
+    ColorSpace,
+    SplitChannels,
+    canonical_color_space,
+    estimate_channel_stats,
+    get_color_space,
+    normalize_channels,
+    split_channels,
+    to_color_space,
+    to_normalized_color_space,
+)
+from infomin.views.jigsaw import (
+    JigsawGeometry,
+    JigsawPatches,
+    extract_grid_patches,
+    jigsaw_geometry,
+)
+from infomin.views.multiview import MultiView, TwoCrop
+from infomin.views.recipes import (
+    CMC_RANDAUGMENT_OPS,
+    CROP_SCALE_BANK,
+    CROP_SCALE_QUEUE,
+    IMAGENET_MEAN_255,
+    RECIPES,
+    SMALL_IMAGE_RULE,
+    PILRandAugment,
+    RandAugmentSpec,
+    RecipeSpec,
+    RecipeTransform,
+    SmallImageRule,
+    adapt_to_small_images,
+    blur_kernel_size,
+    build_recipe,
+    build_timm_randaugment,
+    ensure_rgb,
+    get_recipe,
+)
+
+__all__ = [
+    "CMC_RANDAUGMENT_OPS",
+    "COLOR_SPACES",
+    "CROP_SCALE_BANK",
+    "CROP_SCALE_QUEUE",
+    "IMAGENET_MEAN_255",
+    "RECIPES",
+    "SMALL_IMAGE_RULE",
+    "ChannelSplit",
+    "ColorSpace",
+    "JigsawGeometry",
+    "JigsawPatches",
+    "MultiView",
+    "PILRandAugment",
+    "RandAugmentSpec",
+    "RecipeSpec",
+    "RecipeTransform",
+    "SmallImageRule",
+    "SplitChannels",
+    "TwoCrop",
+    "adapt_to_small_images",
+    "blur_kernel_size",
+    "build_recipe",
+    "build_timm_randaugment",
+    "canonical_color_space",
+    "ensure_rgb",
+    "estimate_channel_stats",
+    "extract_grid_patches",
+    "get_color_space",
+    "get_recipe",
+    "jigsaw_geometry",
+    "normalize_channels",
+    "split_channels",
+    "to_color_space",
+    "to_normalized_color_space",
+]

@@ -1,0 +1,467 @@
+"""Augmentation recipes A-E of the InfoMin reference code, as data.
+
+A recipe is a frozen ``RecipeSpec`` (numbers only) turned into a transform by
+``build_recipe``. The transform takes a dataset image (``uint8 [C, H, W]``, see
+docs/design.md) and returns a float tensor ready for the network: ImageNet-normalised
+RGB, or the standardised channels of the recipe's colour space (C and E end in YDbDr;
+split them 1 | 2 with ``SplitChannels`` for CMC). All augmentation runs on ``uint8``
+tensors with torchvision v2 (timm's RandAugment runs on a PIL copy and comes back).
+
+Recipes (paper notes, section 3):
+
+- A (InsDis, MoCo, PIRL): crop, flip, ColorJitter(0.4, 0.4, 0.4, 0.4) always,
+  grayscale p=0.2.
+- B (MoCo v2): crop, flip, ColorJitter(0.4, 0.4, 0.4, 0.1) p=0.8, grayscale p=0.2,
+  Gaussian blur p=0.5 with sigma ~ U(0.1, 2).
+- C (CMC): crop, flip, ColorJitter(0.4, 0.4, 0.4, 0.1) always, no grayscale, -> YDbDr.
+- D (InfoMin Aug): crop (0.2, 1), flip, ColorJitter(0.8, 0.8, 0.8, 0.2) p=0.8, blur
+  p=0.5, RandAugment "rand-n2-m10-mstd0.5" (timm), grayscale p=0.2.
+- E (CMCv2): B's jitter and blur, RandAugment restricted to the reference code's list
+  without colour ops (AutoContrast, Identity, Rotate, Sharpness, ShearX, ShearY,
+  TranslateXRel, TranslateYRel), no grayscale (it would blank the Db/Dr view, and the
+  reference code has none), -> YDbDr.
+
+Step order is fixed: crop, flip, jitter, blur, RandAugment, grayscale, colour space.
+B applies grayscale before blur in the reference code; both are linear per pixel and
+per channel respectively, so they commute and the fixed order gives the same
+distribution (up to uint8 rounding).
+
+Crop lower bound: the table holds each recipe's usual negatives source (A and C
+0.08, as with a memory bank; B, D, E 0.2, as with a queue). MoCo uses A with a queue:
+``build_recipe("A", 224, crop_scale=CROP_SCALE_QUEUE)``.
+
+Gaussian blur: kernel ``blur_kernel_size(side)`` = the odd integer nearest 10% of the
+side (at least 3): 23 at 224 px as in the notes, 11 at 96, 3 at 32.
+
+timm's RandAugment (verified in timm 1.0 source, ``timm.data.auto_augment``):
+``rand-n2-m10-mstd0.5`` uses timm's default op list (15 ops, not the "increasing"
+variants); ``RandAugment.__call__`` draws ``n`` ops with ``numpy.random.choice(...,
+replace=True)``; each ``AugmentOp`` skips itself when ``random.random() > prob``
+(prob 0.5), draws its magnitude with ``random.gauss(m, mstd)`` and clips it to
+[0, 10]; signs of rotate/shear/translate and the bilinear/bicubic choice also use
+``random``. So a view is reproducible only when torch, ``random`` and ``numpy.random``
+are all seeded (DataLoader workers seed all three). Fill colour comes from
+``hparams["img_mean"]`` (ImageNet mean in 0-255 ints, (124, 116, 104)); the
+translate ops of the default list are the *relative* ones (``translate_pct``, 0.45 of
+the image size, so they scale with the image by themselves); ``translate_const`` (used
+only by the absolute ops) is set to 0.45 x side as timm's own factory does.
+
+Small images (32-96 px; ``build_recipe(..., small=None)`` switches on for
+``image_size <= 96``). The full InfoMin recipe is known to hurt at 32 px (paper notes,
+section 3), so ``SmallImageRule`` adapts a spec to the image side:
+
+- crop lower bound raised to at least 0.2: at 0.08 a 32-px view can come from a 9x9-px
+  region blown up 3.5x, which leaves little of the object;
+- blur: kernel 10% of the side (odd, >= 3) and sigma's upper bound scaled by
+  side / 224, so the blur removes the same share of the image's detail as at 224 px
+  (sigma in (0.1, 0.29) at 32 px);
+- RandAugment: magnitude ``10 x randaugment_strength`` (default strength 0.5 -> m=5)
+  with timm's *increasing* op variants. The default list is not monotone in the
+  magnitude (Solarize's threshold and Posterize's kept bits fall as m falls, and
+  Color/Contrast/Brightness/Sharpness are the identity at m=5), so lowering m there
+  would not weaken the policy; in the increasing list every op moves away from the
+  identity as m grows, so ``randaugment_strength`` is a real strength knob.
+
+Parameters for strength ladders are plain fields: ``dataclasses.replace(RECIPES["D"],
+crop_scale=(0.3, 1.0), jitter_strength=0.5, blur_sigma=(0.1, 1.0),
+randaugment=replace(RECIPES["D"].randaugment, magnitude=5))`` or the ``**overrides``
+of ``build_recipe``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import torch
+from PIL import Image
+from timm.data import auto_augment as timm_aa
+from torch import Tensor
+from torchvision.transforms import v2
+from torchvision.transforms.v2 import functional as tvf
+
+from infomin.data.transforms import to_model_input
+from infomin.views.colorspaces import canonical_color_space, to_normalized_color_space
+
+#: Crop-scale ranges by negatives source (the reference code's choice).
+CROP_SCALE_BANK: tuple[float, float] = (0.08, 1.0)
+CROP_SCALE_QUEUE: tuple[float, float] = (0.2, 1.0)
+
+#: RandAugment's fill colour: the ImageNet mean ``RGB_MEAN`` in 0-255 ints (rounded).
+IMAGENET_MEAN_255: tuple[int, int, int] = (124, 116, 104)
+
+#: The reference size at which the recipes' pixel quantities (blur sigma) are stated.
+REFERENCE_SIZE = 224
+
+#: The CMCv2 RandAugment list: geometric ops plus two that keep hue (reference code).
+CMC_RANDAUGMENT_OPS: tuple[str, ...] = (
+    "AutoContrast",
+    "Identity",
+    "Rotate",
+    "Sharpness",
+    "ShearX",
+    "ShearY",
+    "TranslateXRel",
+    "TranslateYRel",
+)
+
+
+@dataclass(frozen=True)
+class RandAugmentSpec:
+    """timm RandAugment settings; ``config_str`` is what timm parses.
+
+    ``ops=None`` means timm's default list (or its increasing variants when
+    ``increasing``); a tuple names timm ops, plus ``"Identity"`` (a no-op, not in timm).
+    ``magnitude`` may be fractional (timm's config string only takes integers; the
+    exact value is written onto the ops after construction).
+    """
+
+    num_ops: int = 2
+    magnitude: float = 10.0
+    magnitude_std: float = 0.5
+    prob: float = 0.5
+    increasing: bool = False
+    ops: tuple[str, ...] | None = None
+    fill: tuple[int, int, int] = IMAGENET_MEAN_255
+    translate_fraction: float = 0.45
+
+    def __post_init__(self) -> None:
+        if self.num_ops < 1:
+            raise ValueError(f"RandAugment needs num_ops >= 1, got {self.num_ops}")
+        if not 0.0 <= self.magnitude <= 10.0:
+            raise ValueError(f"RandAugment magnitude must be in [0, 10], got {self.magnitude}")
+        if not 0.0 <= self.prob <= 1.0:
+            raise ValueError(f"RandAugment op probability must be in [0, 1], got {self.prob}")
+        if self.magnitude_std < 0:
+            raise ValueError(f"RandAugment magnitude_std must be >= 0, got {self.magnitude_std}")
+
+    @property
+    def config_str(self) -> str:
+        """timm's config string, e.g. ``rand-n2-m10-mstd0.5``."""
+        parts = [
+            "rand",
+            f"n{self.num_ops}",
+            f"m{round(self.magnitude)}",
+            f"mstd{self.magnitude_std:g}",
+        ]
+        if self.prob != 0.5:
+            parts.append(f"p{self.prob:g}")
+        if self.increasing:
+            parts.append("inc1")
+        return "-".join(parts)
+
+
+@dataclass(frozen=True)
+class RecipeSpec:
+    """One augmentation recipe as numbers; ``build_recipe`` turns it into a transform.
+
+    ``jitter`` is ColorJitter's (brightness, contrast, saturation, hue) at strength 1;
+    ``jitter_strength`` multiplies all four (hue capped at 0.5), the knob of the paper's
+    colour-jitter ladder. ``blur_sigma`` is stated at 224 px. ``color_space=None``
+    means normalised RGB output.
+    """
+
+    name: str
+    crop_scale: tuple[float, float] = CROP_SCALE_QUEUE
+    flip_p: float = 0.5
+    jitter: tuple[float, float, float, float] | None = None
+    jitter_strength: float = 1.0
+    jitter_p: float = 0.0
+    grayscale_p: float = 0.0
+    blur_p: float = 0.0
+    blur_sigma: tuple[float, float] = (0.1, 2.0)
+    blur_kernel_fraction: float = 0.1
+    randaugment: RandAugmentSpec | None = None
+    color_space: str | None = None
+    description: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        low, high = self.crop_scale
+        if not 0.0 < low <= high <= 1.0:
+            raise ValueError(f"crop_scale must satisfy 0 < low <= high <= 1, got {self.crop_scale}")
+        for label in ("flip_p", "jitter_p", "grayscale_p", "blur_p"):
+            p = getattr(self, label)
+            if not 0.0 <= p <= 1.0:
+                raise ValueError(f"{label} must be in [0, 1], got {p}")
+        if self.jitter_strength < 0:
+            raise ValueError(f"jitter_strength must be >= 0, got {self.jitter_strength}")
+        if not 0.0 < self.blur_sigma[0] <= self.blur_sigma[1]:
+            raise ValueError(f"blur_sigma must satisfy 0 < low <= high, got {self.blur_sigma}")
+        if self.color_space is not None:
+            canonical_color_space(self.color_space)  # raises on unknown names
+
+    @property
+    def scaled_jitter(self) -> tuple[float, float, float, float] | None:
+        """ColorJitter arguments after ``jitter_strength`` (hue capped at torchvision's 0.5)."""
+        if self.jitter is None:
+            return None
+        b, c, s, h = (self.jitter_strength * v for v in self.jitter)
+        return (b, c, s, min(h, 0.5))
+
+
+RECIPES: dict[str, RecipeSpec] = {
+    "A": RecipeSpec(
+        name="A",
+        crop_scale=CROP_SCALE_BANK,
+        jitter=(0.4, 0.4, 0.4, 0.4),
+        jitter_p=1.0,
+        grayscale_p=0.2,
+        description="InsDis / MoCo / PIRL",
+    ),
+    "B": RecipeSpec(
+        name="B",
+        crop_scale=CROP_SCALE_QUEUE,
+        jitter=(0.4, 0.4, 0.4, 0.1),
+        jitter_p=0.8,
+        grayscale_p=0.2,
+        blur_p=0.5,
+        description="MoCo v2",
+    ),
+    "C": RecipeSpec(
+        name="C",
+        crop_scale=CROP_SCALE_BANK,
+        jitter=(0.4, 0.4, 0.4, 0.1),
+        jitter_p=1.0,
+        color_space="ydbdr",
+        description="CMC (Y vs DbDr)",
+    ),
+    "D": RecipeSpec(
+        name="D",
+        crop_scale=CROP_SCALE_QUEUE,
+        jitter=(0.8, 0.8, 0.8, 0.2),
+        jitter_p=0.8,
+        grayscale_p=0.2,
+        blur_p=0.5,
+        randaugment=RandAugmentSpec(),
+        description="InfoMin Aug",
+    ),
+    "E": RecipeSpec(
+        name="E",
+        crop_scale=CROP_SCALE_QUEUE,
+        jitter=(0.4, 0.4, 0.4, 0.1),
+        jitter_p=0.8,
+        blur_p=0.5,
+        randaugment=RandAugmentSpec(ops=CMC_RANDAUGMENT_OPS),
+        color_space="ydbdr",
+        description="CMCv2 (Y vs DbDr)",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class SmallImageRule:
+    """How a recipe is adapted to small images (module docstring gives the reasons)."""
+
+    max_side: int = 96
+    min_crop_low: float = 0.2
+    randaugment_strength: float = 0.5
+    randaugment_increasing: bool = True
+    scale_blur_sigma: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.randaugment_strength <= 1.0:
+            raise ValueError(
+                f"randaugment_strength must be in [0, 1], got {self.randaugment_strength}"
+            )
+
+
+SMALL_IMAGE_RULE = SmallImageRule()
+
+
+def blur_kernel_size(image_size: int, fraction: float = 0.1) -> int:
+    """Odd Gaussian-blur kernel of about ``fraction`` of the side: 23 at 224, 3 at 32."""
+    k = round(fraction * image_size)
+    if k % 2 == 0:
+        k += 1
+    return max(3, k)
+
+
+def adapt_to_small_images(
+    spec: RecipeSpec, image_size: int, rule: SmallImageRule = SMALL_IMAGE_RULE
+) -> RecipeSpec:
+    """The spec ``build_recipe`` uses for a small image side (see ``SmallImageRule``)."""
+    low, high = spec.crop_scale
+    changes: dict[str, Any] = {"crop_scale": (max(low, rule.min_crop_low), high)}
+    if rule.scale_blur_sigma:
+        sigma_low, sigma_high = spec.blur_sigma
+        scaled_high = max(sigma_low, sigma_high * image_size / REFERENCE_SIZE)
+        changes["blur_sigma"] = (sigma_low, scaled_high)
+    if spec.randaugment is not None:
+        changes["randaugment"] = replace(
+            spec.randaugment,
+            magnitude=spec.randaugment.magnitude * rule.randaugment_strength,
+            increasing=rule.randaugment_increasing,
+        )
+    return replace(spec, **changes)
+
+
+class _IdentityOp:
+    """RandAugment's "Identity" op (the CMCv2 list has it; timm does not): a no-op draw."""
+
+    name = "Identity"
+    prob = 1.0
+    magnitude = 0.0
+
+    def __call__(self, img: Image.Image) -> Image.Image:
+        return img
+
+    def __repr__(self) -> str:
+        return "AugmentOp(name=Identity)"
+
+
+def _timm_op_names(ops: tuple[str, ...], increasing: bool) -> list[str]:
+    """Map op names to timm's, taking the "Increasing" variant when asked and available."""
+    names = []
+    for name in ops:
+        if name == "Identity":
+            continue
+        if increasing and f"{name}Increasing" in timm_aa.NAME_TO_OP:
+            name = f"{name}Increasing"
+        if name not in timm_aa.NAME_TO_OP:
+            raise ValueError(f"unknown RandAugment op {name!r}")
+        names.append(name)
+    return names
+
+
+def build_timm_randaugment(spec: RandAugmentSpec, image_size: int) -> timm_aa.RandAugment:
+    """timm's RandAugment for ``spec`` on images of side ``image_size`` (works on PIL)."""
+    hparams = {
+        "translate_const": int(spec.translate_fraction * image_size),
+        "translate_pct": spec.translate_fraction,
+        "img_mean": tuple(spec.fill),
+    }
+    transforms = None if spec.ops is None else _timm_op_names(spec.ops, spec.increasing)
+    randaugment = timm_aa.rand_augment_transform(spec.config_str, hparams, transforms=transforms)
+    if spec.ops is not None and "Identity" in spec.ops:
+        randaugment.ops.append(_IdentityOp())
+    for op in randaugment.ops:
+        op.magnitude = float(spec.magnitude)
+    return randaugment
+
+
+class PILRandAugment:
+    """Apply timm's RandAugment (a PIL transform) to a ``uint8 [3, H, W]`` tensor."""
+
+    def __init__(self, spec: RandAugmentSpec, image_size: int) -> None:
+        self.spec = spec
+        self.timm_transform = build_timm_randaugment(spec, image_size)
+
+    def __call__(self, img: Tensor) -> Tensor:
+        pil = tvf.to_pil_image(img)
+        return tvf.pil_to_tensor(self.timm_transform(pil))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.spec.config_str}, ops={len(self.timm_transform.ops)})"
+
+
+def ensure_rgb(img: Tensor) -> Tensor:
+    """Three channels: grey images are repeated, an alpha channel is dropped.
+
+    Recipes change colours and colour spaces need RGB; grey datasets (digits) still work.
+    """
+    channels = img.shape[-3]
+    if channels == 3:
+        return img
+    if channels == 1:
+        return img.expand(*img.shape[:-3], 3, *img.shape[-2:])
+    if channels == 4:
+        return img[..., :3, :, :]
+    raise ValueError(f"expected 1, 3 or 4 channels, got {channels}")
+
+
+def _augmentation_steps(spec: RecipeSpec, image_size: int) -> list[Callable[[Tensor], Tensor]]:
+    """The uint8 -> uint8 augmentation steps of ``spec``, in the fixed order."""
+    steps: list[Callable[[Tensor], Tensor]] = [
+        v2.RandomResizedCrop(image_size, scale=spec.crop_scale, antialias=True),
+        v2.RandomHorizontalFlip(p=spec.flip_p),
+    ]
+    jitter = spec.scaled_jitter
+    if jitter is not None and spec.jitter_p > 0:
+        b, c, s, h = jitter
+        color_jitter = v2.ColorJitter(brightness=b, contrast=c, saturation=s, hue=h)
+        steps.append(
+            color_jitter
+            if spec.jitter_p >= 1.0
+            else v2.RandomApply([color_jitter], p=spec.jitter_p)
+        )
+    if spec.blur_p > 0:
+        kernel = blur_kernel_size(image_size, spec.blur_kernel_fraction)
+        blur = v2.GaussianBlur(kernel_size=kernel, sigma=spec.blur_sigma)
+        steps.append(blur if spec.blur_p >= 1.0 else v2.RandomApply([blur], p=spec.blur_p))
+    if spec.randaugment is not None:
+        steps.append(PILRandAugment(spec.randaugment, image_size))
+    if spec.grayscale_p > 0:
+        steps.append(v2.RandomGrayscale(p=spec.grayscale_p))
+    return steps
+
+
+class RecipeTransform:
+    """A built recipe: ``uint8 [C, H, W]`` image -> float ``[3, S, S]`` network input.
+
+    ``spec`` is the effective spec (after the small-image rule), ``augment`` the uint8
+    pipeline; output is ImageNet-normalised RGB, or the standardised channels of
+    ``spec.color_space``.
+    """
+
+    def __init__(self, spec: RecipeSpec, image_size: int) -> None:
+        self.spec = spec
+        self.image_size = image_size
+        self.augment = v2.Compose(_augmentation_steps(spec, image_size))
+
+    def __call__(self, img: Tensor) -> Tensor:
+        if img.dtype != torch.uint8:
+            raise TypeError(f"recipes take uint8 images [C, H, W], got {img.dtype}")
+        out = self.augment(ensure_rgb(img))
+        if self.spec.color_space is None:
+            return to_model_input(out)
+        return to_normalized_color_space(out.float() / 255.0, self.spec.color_space)
+
+    def step(self, kind: type) -> Any:
+        """The first augmentation step of type ``kind`` (looking inside RandomApply), or None."""
+        for step in self.augment.transforms:
+            inner = step.transforms if isinstance(step, v2.RandomApply) else [step]
+            for t in inner:
+                if isinstance(t, kind):
+                    return t
+        return None
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        return f"{name}(recipe={self.spec.name!r}, size={self.image_size}, {self.augment})"
+
+
+def get_recipe(name_or_spec: str | RecipeSpec) -> RecipeSpec:
+    """The spec for a table name ("A".."E", any case) or the spec itself."""
+    if isinstance(name_or_spec, RecipeSpec):
+        return name_or_spec
+    key = str(name_or_spec).upper()
+    if key not in RECIPES:
+        raise ValueError(f"unknown recipe {name_or_spec!r}; choose one of: {', '.join(RECIPES)}")
+    return RECIPES[key]
+
+
+def build_recipe(
+    name_or_spec: str | RecipeSpec,
+    image_size: int,
+    small: bool | None = None,
+    *,
+    small_rule: SmallImageRule = SMALL_IMAGE_RULE,
+    **overrides: Any,
+) -> RecipeTransform:
+    """Build recipe ``name_or_spec`` for square outputs of side ``image_size``.
+
+    ``overrides`` replace spec fields first (``crop_scale=CROP_SCALE_QUEUE``,
+    ``jitter_strength=0.5``, ...). ``small=None`` applies ``small_rule`` when
+    ``image_size <= small_rule.max_side``; ``True``/``False`` force it on/off.
+    """
+    if image_size < 8:
+        raise ValueError(f"image_size must be at least 8 px, got {image_size}")
+    spec = get_recipe(name_or_spec)
+    if overrides:
+        spec = replace(spec, **overrides)
+    if small is None:
+        small = image_size <= small_rule.max_side
+    if small:
+        spec = adapt_to_small_images(spec, image_size, small_rule)
+    return RecipeTransform(spec, image_size)

@@ -1,0 +1,38 @@
+import json
+
+import pytest
+
+from infomin.outputs import OutputError, atomic_write, prepare_out_dir, write_json
+
+
+def test_write_json_round_trips(tmp_path):
+    path = write_json(tmp_path / "results.json", {"b": 1.5, "a": [1, 2]})
+    assert json.loads(path.read_text()) == {"a": [1, 2], "b": 1.5}
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_failed_write_keeps_previous_file_and_leaves_no_temp(tmp_path):
+    target = tmp_path / "results.json"
+    write_json(target, {"good": True})
+
+    def broken(tmp):
+        tmp.write_text("half-writ")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(target, broken)
+    assert json.loads(target.read_text()) == {"good": True}
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_prepare_out_dir_refuses_a_file(tmp_path):
+    afile = tmp_path / "taken"
+    afile.write_text("x")
+    with pytest.raises(OutputError, match="not a folder"):
+        prepare_out_dir(afile)
+
+
+def test_prepare_out_dir_creates_nested(tmp_path):
+    out = prepare_out_dir(tmp_path / "a" / "b")
+    assert out.is_dir()
+    assert list(out.iterdir()) == []
