@@ -36,7 +36,9 @@ def test_update_is_half_old_half_new_then_renormalised():
     features = unit_rows(3, 4, seed=2)
     bank.update(indices, features)
     for row, i in enumerate(indices.tolist()):
-        mixed = [0.5 * a + 0.5 * b for a, b in zip(old[i].tolist(), features[row].tolist())]
+        mixed = [
+            0.5 * a + 0.5 * b for a, b in zip(old[i].tolist(), features[row].tolist(), strict=True)
+        ]
         norm = sum(v * v for v in mixed) ** 0.5
         assert bank.bank[i].tolist() == pytest.approx([v / norm for v in mixed], abs=1e-7)
     untouched = [i for i in range(10) if i not in indices.tolist()]

@@ -125,7 +125,11 @@ def test_momentum_update_is_exact_ema_of_parameters_only():
     for name, p in target.named_parameters():
         expected = [
             m * a + (1 - m) * b
-            for a, b in zip(old_params[name].flatten().tolist(), online_params[name].flatten().tolist())
+            for a, b in zip(
+                old_params[name].flatten().tolist(),
+                online_params[name].flatten().tolist(),
+                strict=True,
+            )
         ]
         assert p.flatten().tolist() == pytest.approx(expected, rel=1e-6, abs=1e-7)
         assert not torch.equal(p, old_params[name])

@@ -14,7 +14,11 @@ TAU = 0.1
 
 
 def batch(seed: int):
-    return unit_rows(4, 8, seed=seed), unit_rows(4, 8, seed=seed + 1), unit_rows(4, 6, 8, seed=seed + 2)
+    return (
+        unit_rows(4, 8, seed=seed),
+        unit_rows(4, 8, seed=seed + 1),
+        unit_rows(4, 6, 8, seed=seed + 2),
+    )
 
 
 def test_first_batch_initialises_z_and_loss_matches_naive():

@@ -15,7 +15,7 @@ from infomin.data.moving_digits import (
 from infomin.data.photo_patches import PatchPairs, PhotoPatches, patch_pairs
 from infomin.data.photos import PHOTO_NAMES
 from infomin.data.real import CIFAR10, CIFAR100, STL10, ImageFolder
-from infomin.data.registry import DATASETS, load_dataset
+from infomin.data.registry import DATASETS, dataset_options, load_dataset
 from infomin.data.show import save_clip_strip, save_grid
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "PhotoPatches",
     "RenderConfig",
     "Task",
+    "dataset_options",
     "load_dataset",
     "patch_pairs",
     "render",

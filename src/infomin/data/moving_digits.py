@@ -111,7 +111,6 @@ class RenderConfig:
         return self.photo_size if self.photo_size is not None else 3 * self.canvas
 
 
-
 @dataclass(frozen=True)
 class ClipFactors:
     """The generative factors of N clips (tensors, first dimension N)."""
@@ -129,7 +128,9 @@ class ClipFactors:
 
     def select(self, index: Any) -> ClipFactors:
         """The factors of a subset of clips (any tensor index: slice, list, mask)."""
-        return ClipFactors(**{f.name: getattr(self, f.name)[index] for f in dataclasses.fields(self)})
+        return ClipFactors(
+            **{f.name: getattr(self, f.name)[index] for f in dataclasses.fields(self)}
+        )
 
     def replace(self, **changes: torch.Tensor) -> ClipFactors:
         """A copy with some factors swapped, e.g. a new background for a second view."""
@@ -162,9 +163,7 @@ def bounce(
     return low + np.where(wave <= span, wave, 2.0 * span - wave)
 
 
-def position_bounds(
-    digit_index: np.ndarray, config: RenderConfig
-) -> tuple[np.ndarray, np.ndarray]:
+def position_bounds(digit_index: np.ndarray, config: RenderConfig) -> tuple[np.ndarray, np.ndarray]:
     """Per digit, the range `[low, high]` (`[N, 2]`, x and y) of `position` that keeps all
     of its ink inside the canvas."""
     _, to_start, to_end = _sprite_geometry(config.sprite_size)
@@ -349,7 +348,9 @@ def _render_chunk(
     return frames.to(torch.uint8).permute(0, 1, 4, 2, 3)
 
 
-def _digit_alpha(digit_index: torch.Tensor, position: torch.Tensor, config: RenderConfig) -> torch.Tensor:
+def _digit_alpha(
+    digit_index: torch.Tensor, position: torch.Tensor, config: RenderConfig
+) -> torch.Tensor:
     """Alpha `[n, T, H, W]` of each digit's sprite placed at its (rounded) position.
 
     One flat `take` from sprites padded with a zero row and column: canvas pixels that

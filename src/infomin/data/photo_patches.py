@@ -160,6 +160,4 @@ class PhotoPatches(ImageDataset):
 
     def pairs(self, distance: float, num_pairs: int, seed: int = 0) -> PatchPairs:
         """Patch pairs at `distance` px from this dataset's split, patch size and scale."""
-        return patch_pairs(
-            distance, num_pairs, self.split, self.patch_size, self.photo_size, seed
-        )
+        return patch_pairs(distance, num_pairs, self.split, self.patch_size, self.photo_size, seed)

@@ -63,8 +63,7 @@ def _dataset_folder(data_dir: Path, folder: str, marker: str, expected: str) -> 
     if (data_dir / marker).is_file():
         return data_dir
     raise DatasetError(
-        f"no {folder} folder in {data_dir} (expected {expected}); "
-        "pass download=True to fetch it"
+        f"no {folder} folder in {data_dir} (expected {expected}); pass download=True to fetch it"
     )
 
 
@@ -378,7 +377,9 @@ class ImageFolder(ImageDataset):
         for label, name in enumerate(classes):
             images = list_images(self.root / name)
             if not images:
-                raise DatasetError(f"class folder {self.root / name} has no images ({_extensions()})")
+                raise DatasetError(
+                    f"class folder {self.root / name} has no images ({_extensions()})"
+                )
             samples += [(path, label) for path in images]
         self.class_names = {"class": classes}
         return samples

@@ -22,7 +22,7 @@ from infomin.data.real import CIFAR10, CIFAR100, STL10, ImageFolder, require_dir
 
 
 @dataclass(frozen=True)
-class DatasetInfo:
+class _Entry:
     """One registry entry: a description for help texts and how to build the dataset."""
 
     description: str
@@ -38,44 +38,44 @@ def _folder(labels: bool) -> Callable[..., ImageDataset]:
     return build
 
 
-DATASETS: dict[str, DatasetInfo] = {
-    "colorful-moving-digits": DatasetInfo(
+_ENTRIES: dict[str, _Entry] = {
+    "colorful-moving-digits": _Entry(
         "coloured MNIST digits moving over photo crops (embedded toy; digit/background/position)",
         lambda split, data_dir, **kw: ColorfulMovingDigits(split, **kw),
         False,
         ColorfulMovingDigits,
     ),
-    "photo-patches": DatasetInfo(
+    "photo-patches": _Entry(
         "square patches of bundled photos, labelled by photo (embedded; patch-distance views)",
         lambda split, data_dir, **kw: PhotoPatches(split, **kw),
         False,
         PhotoPatches,
     ),
-    "cifar10": DatasetInfo(
+    "cifar10": _Entry(
         "CIFAR-10 from DATA_DIR/cifar-10-batches-py (python pickles), 10 classes",
         lambda split, data_dir, **kw: CIFAR10(data_dir, split, **kw),
         True,
         CIFAR10,
     ),
-    "cifar100": DatasetInfo(
+    "cifar100": _Entry(
         "CIFAR-100 from DATA_DIR/cifar-100-python (python pickles), 100 fine classes",
         lambda split, data_dir, **kw: CIFAR100(data_dir, split, **kw),
         True,
         CIFAR100,
     ),
-    "stl10": DatasetInfo(
+    "stl10": _Entry(
         "STL-10 from DATA_DIR/stl10_binary; splits train, test, unlabeled, train+unlabeled",
         lambda split, data_dir, **kw: STL10(data_dir, split, **kw),
         True,
         STL10,
     ),
-    "folder": DatasetInfo(
+    "folder": _Entry(
         "labelled image folder DATA_DIR[/SPLIT]/CLASS/*.jpg|png, task 'class'",
         _folder(labels=True),
         True,
         _folder(labels=True),
     ),
-    "folder-unlabeled": DatasetInfo(
+    "folder-unlabeled": _Entry(
         "every image below DATA_DIR[/SPLIT], no labels (classes never taken from names)",
         _folder(labels=False),
         True,
@@ -84,10 +84,20 @@ DATASETS: dict[str, DatasetInfo] = {
 }
 
 
-def _options(info: DatasetInfo) -> list[str]:
-    """Keyword options a dataset accepts besides split, data_dir and transform."""
-    parameters = inspect.signature(info.options_of).parameters
+# Name -> one-line description, in the order help texts list them.
+DATASETS: dict[str, str] = {name: entry.description for name, entry in _ENTRIES.items()}
+
+
+def dataset_options(name: str) -> list[str]:
+    """Keyword options dataset `name` accepts besides split, data_dir and transform."""
+    _check_name(name)
+    parameters = inspect.signature(_ENTRIES[name].options_of).parameters
     return [p for p in parameters if p not in ("self", "split", "data_dir", "root", "transform")]
+
+
+def _check_name(name: str) -> None:
+    if name not in _ENTRIES:
+        raise DatasetError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
 
 
 def load_dataset(
@@ -101,10 +111,9 @@ def load_dataset(
 
     Embedded datasets ignore `data_dir`; datasets read from disk require it.
     """
-    if name not in DATASETS:
-        raise DatasetError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
-    info = DATASETS[name]
-    allowed = _options(info)
+    _check_name(name)
+    info = _ENTRIES[name]
+    allowed = dataset_options(name)
     unknown = sorted(set(options) - set(allowed))
     if unknown:
         raise DatasetError(

@@ -100,7 +100,7 @@ class MemoryBank(nn.Module):
         if features.shape != (indices.shape[0], self.dim):
             raise ValueError(f"features must be [B, {self.dim}], got {tuple(features.shape)}")
         mixed = self.momentum * self.bank[indices] + (1.0 - self.momentum) * features
-        self.bank[indices] = mixed
+        self.bank[indices] = F.normalize(mixed, dim=1)
 
     def extra_repr(self) -> str:
         return f"size={self.size}, dim={self.dim}, momentum={self.momentum}"

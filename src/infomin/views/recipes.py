@@ -453,7 +453,9 @@ def build_recipe(
 
     ``overrides`` replace spec fields first (``crop_scale=CROP_SCALE_QUEUE``,
     ``jitter_strength=0.5``, ...). ``small=None`` applies ``small_rule`` when
-    ``image_size <= small_rule.max_side``; ``True``/``False`` force it on/off.
+    ``image_size <= small_rule.max_side``; ``True``/``False`` force it on/off. The rule
+    runs after the overrides (it may raise an overridden crop bound): pass ``small=False``
+    to keep a ladder's exact values on small images.
     """
     if image_size < 8:
         raise ValueError(f"image_size must be at least 8 px, got {image_size}")

@@ -1,0 +1,140 @@
+"""The thin Lightning base every contrastive method shares.
+
+What is common: the backbone (one shared encoder, or CMC's two towers on channel
+groups), a projection head per tower, the optional jigsaw head, the optimiser and its
+schedule, and logging of the loss with its I_NCE = log K - L. What differs (where the
+negatives come from) lives in one short subclass per source: `InBatchMethod`,
+`QueueMethod`, `BankMethod`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+
+from infomin.methods.presets import Preset
+from infomin.models import build_backbone
+from infomin.models.backbones import Backbone, SplitEncoder
+from infomin.objectives import JigsawHead, LinearHead, MLPHead
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """What the method needs to know about the run, beyond its preset."""
+
+    backbone: str = "convnet"
+    width: float = 1.0
+    image_size: int = 32
+    dataset_size: int = 0  # memory-bank methods need one row per sample
+    batch_size: int = 256  # global batch (all processes), for linear lr scaling
+    epochs: int = 200
+    steps_per_epoch: int = 1
+    lr: float | None = None  # None: the preset's lr scaled by batch / 256
+
+
+def build_towers(preset: Preset, settings: TrainSettings) -> Backbone:
+    """One backbone for RGB methods; CMC's SplitEncoder (Y | DbDr halves) otherwise."""
+    name = settings.backbone
+    if preset.input == "ydbdr-split":
+        name = f"cmc-{name}"
+    return build_backbone(name, in_channels=3, width=settings.width, image_size=settings.image_size)
+
+
+def tower_list(backbone: Backbone) -> list[nn.Module]:
+    """The encoders a loss addresses one by one (a single one for RGB methods)."""
+    return list(backbone.encoders) if isinstance(backbone, SplitEncoder) else [backbone]
+
+
+def make_head(kind: str, in_dim: int, out_dim: int) -> nn.Module:
+    """Linear d->128, or MLP d->d->ReLU->128 (no BN); both L2-normalise their output."""
+    return LinearHead(in_dim, out_dim) if kind == "linear" else MLPHead(in_dim, in_dim, out_dim)
+
+
+def learning_rate_factor(step: int, settings: TrainSettings, preset: Preset) -> float:
+    """Multiplier of the base lr at `step`: linear warm-up, then cosine or step decay.
+
+    Cosine decays to 0.001x (the reference code's floor); step decay multiplies by 0.1 at
+    60% and 80% of training (epochs 120 and 160 of 200).
+    """
+    total = max(1, settings.epochs * settings.steps_per_epoch)
+    warmup = preset.warmup_epochs * settings.steps_per_epoch
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    if preset.schedule == "cosine":
+        floor = 1e-3
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+    return 0.1 ** sum(progress >= milestone for milestone in (0.6, 0.8))
+
+
+class ContrastiveMethod(L.LightningModule):
+    """Encoders + heads + optimiser; subclasses implement `contrastive_loss`."""
+
+    num_candidates: int  # K of the InfoNCE bound, set by each subclass
+
+    def __init__(self, preset: Preset, settings: TrainSettings) -> None:
+        super().__init__()
+        self.preset, self.settings = preset, settings
+        self.save_hyperparameters({"preset": preset.as_row(), "settings": vars(settings)})
+        self.backbone = build_towers(preset, settings)
+        self.towers = tower_list(self.backbone)
+        self.heads = nn.ModuleList(
+            make_head(preset.head, int(t.out_dim), preset.embed_dim) for t in self.towers
+        )
+        self.jigsaw_head = (
+            JigsawHead(int(self.towers[0].out_dim), preset.embed_dim) if preset.jigsaw else None
+        )
+
+    def channel_groups(self, views: tuple[Tensor, ...]) -> tuple[Tensor, Tensor]:
+        """The two inputs of a pair: whole crops, or CMC's Y of crop 1 and DbDr of crop 2."""
+        v1, v2 = views[0], views[1]
+        if isinstance(self.backbone, SplitEncoder):
+            return self.backbone.split(v1)[0], self.backbone.split(v2)[1]
+        return v1, v2
+
+    def embed(self, tower: int, x: Tensor) -> Tensor:
+        """Unit-norm embedding of `x` by tower `tower` and its head."""
+        return self.heads[tower](self.towers[tower](x))
+
+    def embed_jigsaw(self, patches: Tensor) -> Tensor:
+        """`[B, 9, C, p, p]` patches -> one unit-norm embedding per image."""
+        assert self.jigsaw_head is not None
+        b, n = patches.shape[:2]
+        features = self.towers[0](patches.flatten(0, 1)).view(b, n, -1)
+        return self.jigsaw_head(features)
+
+    def contrastive_loss(self, views: tuple[Tensor, ...], index: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def training_step(self, batch: tuple, batch_idx: int) -> Tensor:
+        views, _, index = batch
+        loss = self.contrastive_loss(tuple(views), index)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite loss {loss.item()} at step {self.global_step}")
+        log_k = math.log(self.num_candidates)
+        size = len(index)
+        self.log("train/loss", loss, prog_bar=True, batch_size=size, sync_dist=True)
+        self.log("train/i_nce", log_k - loss.detach(), prog_bar=True, batch_size=size)
+        self.log("train/log_k", log_k, batch_size=size)
+        return loss
+
+    def base_lr(self) -> float:
+        if self.settings.lr is not None:
+            return self.settings.lr
+        return self.preset.lr * self.settings.batch_size / 256
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.SGD(
+            [p for p in self.parameters() if p.requires_grad],
+            lr=self.base_lr(),
+            momentum=self.preset.momentum,
+            weight_decay=self.preset.weight_decay,
+        )
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: learning_rate_factor(step, self.settings, self.preset)
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

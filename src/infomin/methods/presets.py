@@ -1,0 +1,94 @@
+"""Methods as data: one row of switches per contrastive method.
+
+The reference code (PyContrast) showed that InsDis, CMC, MoCo, PIRL, MoCo v2, CMCv2 and
+InfoMin differ only in six switches; SimCLR adds in-batch negatives. Keeping them as rows
+of a table, not as if/else chains, makes the differences readable at a glance and lets
+`infomin presets` print exactly what runs. Values are the paper's (notes section 2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Literal
+
+Input = Literal["rgb", "ydbdr-split"]
+Negatives = Literal["bank", "queue", "batch"]
+Head = Literal["linear", "mlp"]
+Schedule = Literal["cosine", "step"]
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Every switch that tells one method from another, plus its optimiser defaults."""
+
+    name: str
+    input: Input  # rgb: one shared encoder; ydbdr-split: CMC's two towers (Y | DbDr)
+    jigsaw: bool  # PIRL/InfoMin's second query from 9 patches
+    negatives: Negatives  # memory bank, momentum queue, or the rest of the batch
+    aug: str  # augmentation recipe A-E (infomin.views.recipes)
+    head: Head  # linear d->128 or MLP d->d->ReLU->128
+    temperature: float
+    crop_min: float  # RandomResizedCrop lower bound: 0.08 with a bank, 0.2 with a queue
+    num_negatives: int = 65536  # bank samples per query, or queue length
+    bank_momentum: float = 0.5
+    ema: float = 0.999  # key-encoder EMA over parameters (queue methods)
+    jigsaw_weight: float = 0.5
+    embed_dim: int = 128
+    # Optimiser: SGD, lr for batch 256 (scaled linearly with the global batch).
+    lr: float = 0.03
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    epochs: int = 200
+    schedule: Schedule = "cosine"
+    warmup_epochs: int = 0  # the paper warms up 5 epochs from lr 0.01 when batch > 256
+
+    def as_row(self) -> dict[str, object]:
+        return asdict(self)
+
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        Preset("insdis", "rgb", False, "bank", "A", "linear", 0.07, 0.08),
+        Preset("cmc", "ydbdr-split", False, "bank", "C", "linear", 0.07, 0.08),
+        Preset("moco", "rgb", False, "queue", "A", "linear", 0.07, 0.2),
+        Preset("pirl", "rgb", True, "bank", "A", "linear", 0.07, 0.08),
+        Preset("mocov2", "rgb", False, "queue", "B", "mlp", 0.2, 0.2),
+        Preset("cmcv2", "ydbdr-split", False, "queue", "E", "mlp", 0.2, 0.2),
+        Preset("infomin", "rgb", True, "queue", "D", "mlp", 0.15, 0.2),
+        # SimCLR is not in the reference code; its paper's recipe: in-batch negatives,
+        # symmetric NT-Xent, tau 0.5 at small batch, MoCo v2's augmentations.
+        Preset("simclr", "rgb", False, "batch", "B", "mlp", 0.5, 0.08, num_negatives=0),
+    )
+}
+
+# What changes for small images (<= 96 px, e.g. CIFAR/STL/the embedded data): a shorter
+# queue/bank draw (65,536 negatives would mostly be stale keys on a 50k-image set with
+# few steps), a faster EMA, and a larger learning rate for the small batch budget.
+SMALL_IMAGE_OVERRIDES: dict[str, object] = {"num_negatives": 4096, "ema": 0.99}
+
+
+def get_preset(name: str) -> Preset:
+    """The preset called `name`; a clear error lists the choices."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
+def for_image_size(preset: Preset, image_size: int) -> Preset:
+    """Dataset-aware defaults: small images get `SMALL_IMAGE_OVERRIDES` (not SimCLR's 0)."""
+    if image_size > 96:
+        return preset
+    changes = dict(SMALL_IMAGE_OVERRIDES)
+    if preset.negatives == "batch":
+        changes.pop("num_negatives")
+    return replace(preset, **changes)
+
+
+TABLE_COLUMNS = ("input", "jigsaw", "negatives", "aug", "head", "temperature", "crop_min")
+
+
+def preset_rows(columns: tuple[str, ...] = TABLE_COLUMNS) -> list[list[object]]:
+    """The table `infomin presets` prints: one row per method."""
+    known = {f.name for f in fields(Preset)}
+    return [[p.name, *(getattr(p, c) for c in columns if c in known)] for p in PRESETS.values()]

@@ -1,0 +1,199 @@
+"""`infomin pretrain` as a function: preset + data -> Lightning fit -> frozen evaluation.
+
+Lightning does the engine work (DDP across devices and nodes, checkpoints, resume,
+progress bar, CSV/TensorBoard logs, bf16 autocast); this module only wires our pieces
+into it: the preset's views, the method module, and the probe at the end.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+from torch.utils.data import DataLoader, Dataset
+
+from infomin.data.transforms import to_model_input
+from infomin.evaluate.protocol import evaluate_backbone
+from infomin.evaluate.runner import EvalConfig, load_split
+from infomin.methods import build_method
+from infomin.methods.base import ContrastiveMethod, TrainSettings
+from infomin.methods.presets import Preset, for_image_size, get_preset
+from infomin.views import JigsawPatches, MultiView, build_recipe, to_normalized_color_space
+
+SPLIT_SPACE = "ydbdr"
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Everything that determines a pretraining run (written to `config.yaml`)."""
+
+    preset: str = "infomin"
+    data: str = "colorful-moving-digits"
+    data_dir: str | None = None
+    train_size: int | None = 4000
+    test_size: int | None = 1000
+    backbone: str = "convnet"
+    width: float = 1.0
+    epochs: int = 10
+    batch_size: int = 128  # per process
+    lr: float | None = None
+    temperature: float | None = None
+    num_negatives: int | None = None
+    seed: int = 0
+    devices: int = 1
+    num_nodes: int = 1
+    accelerator: str = "auto"
+    precision: str = "32-true"
+    channels_last: bool = False
+    num_workers: int = 0
+    checkpoint_every: int = 1
+    max_steps: int = -1
+    evaluate: bool = True
+
+
+class IndexedViews(Dataset):
+    """`(views, targets, index)`: memory banks need each sample's row index."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> tuple[Any, dict, int]:
+        views, targets = self.dataset[index]
+        return views, targets, index
+
+
+def resolve_preset(config: PretrainConfig, image_size: int) -> Preset:
+    """The paper's row, adapted to the image size, with the command line's overrides."""
+    preset = for_image_size(get_preset(config.preset), image_size)
+    changes = {
+        k: v
+        for k, v in (("temperature", config.temperature), ("num_negatives", config.num_negatives))
+        if v is not None
+    }
+    return replace(preset, epochs=config.epochs, **changes)
+
+
+def build_views(preset: Preset, image_size: int) -> MultiView:
+    """Two crops of the preset's recipe, plus the jigsaw patches when the preset has them."""
+    recipe = build_recipe(preset.aug, image_size, crop_scale=(preset.crop_min, 1.0))
+    views: list[Any] = [recipe, recipe]
+    if preset.jigsaw:
+        views.append(JigsawPatches(image_size, color_space=recipe.spec.color_space))
+    return MultiView(*views)
+
+
+def eval_preprocess(preset: Preset):
+    """How frozen evaluation feeds images: RGB, or YDbDr for the two-tower methods."""
+    if preset.input == "ydbdr-split":
+        return lambda x: to_normalized_color_space(x.float() / 255.0, SPLIT_SPACE)
+    return to_model_input
+
+
+def make_trainer(config: PretrainConfig, out: Path, steps_per_epoch: int) -> L.Trainer:
+    checkpoints = ModelCheckpoint(
+        dirpath=out / "checkpoints",
+        filename="epoch{epoch:03d}",
+        auto_insert_metric_name=False,
+        every_n_epochs=config.checkpoint_every,
+        save_top_k=-1,
+        save_last=True,
+    )
+    loggers: list[Any] = [CSVLogger(out, name="logs", version="")]
+    try:
+        from lightning.pytorch.loggers import TensorBoardLogger
+
+        loggers.append(TensorBoardLogger(out, name="tensorboard", version=""))
+    except ModuleNotFoundError:
+        pass
+    parallel = config.devices * config.num_nodes > 1
+    return L.Trainer(
+        max_epochs=config.epochs,
+        max_steps=config.max_steps,
+        accelerator=config.accelerator,
+        devices=config.devices,
+        num_nodes=config.num_nodes,
+        strategy="ddp" if parallel else "auto",
+        precision=config.precision,  # type: ignore[arg-type]
+        default_root_dir=out,
+        logger=loggers,
+        callbacks=[checkpoints],
+        log_every_n_steps=max(1, min(50, steps_per_epoch)),
+        deterministic=False,
+        enable_model_summary=False,
+    )
+
+
+def pretrain(config: PretrainConfig, out: Path, resume: bool = False) -> dict[str, Any]:
+    """Fit the preset on the data, then evaluate the frozen backbone; returns results."""
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    eval_config = EvalConfig(
+        data=config.data,
+        data_dir=config.data_dir,
+        train_size=config.train_size,
+        test_size=config.test_size,
+        seed=config.seed,
+    )
+    train_set = load_split(eval_config, "train", config.train_size)
+    image_size = int(train_set.raw_item(0)[0].shape[-1])
+    preset = resolve_preset(config, image_size)
+    train_set.transform = build_views(preset, image_size)
+    loader = DataLoader(
+        IndexedViews(train_set),
+        batch_size=config.batch_size,
+        shuffle=True,
+        drop_last=True,
+        num_workers=config.num_workers,
+        persistent_workers=config.num_workers > 0,
+    )
+    world = config.devices * config.num_nodes
+    settings = TrainSettings(
+        backbone=config.backbone,
+        width=config.width,
+        image_size=image_size,
+        dataset_size=len(train_set),
+        batch_size=config.batch_size * world,
+        epochs=config.epochs,
+        steps_per_epoch=max(1, len(loader) // world),
+        lr=config.lr,
+    )
+    method = build_method(preset, settings)
+    if config.channels_last:
+        method = method.to(memory_format=torch.channels_last)
+    trainer = make_trainer(config, out, settings.steps_per_epoch)
+    last = out / "checkpoints" / "last.ckpt"
+    trainer.fit(method, loader, ckpt_path=str(last) if resume and last.exists() else None)
+    results: dict[str, Any] = {
+        "config": asdict(config),
+        "preset": preset.as_row(),
+        "epochs_done": trainer.current_epoch,
+        "steps_done": trainer.global_step,
+        "final": {k: float(v) for k, v in trainer.callback_metrics.items()},
+    }
+    if config.evaluate and trainer.is_global_zero:
+        results["metrics"] = evaluate_pretrained(method, preset, eval_config)
+    return results
+
+
+def evaluate_pretrained(
+    method: ContrastiveMethod, preset: Preset, eval_config: EvalConfig
+) -> dict[str, float]:
+    """The frozen-feature protocol on the pretrained backbone (heads dropped)."""
+    train_set = load_split(eval_config, "train", eval_config.train_size)
+    test_set = load_split(eval_config, "test", eval_config.test_size)
+    if not train_set.tasks:
+        return {}
+    backbone = method.backbone.to("cpu" if not torch.cuda.is_available() else method.device)
+    return evaluate_backbone(backbone, train_set, test_set, preprocess=eval_preprocess(preset))
+
+
+def is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0

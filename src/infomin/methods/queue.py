@@ -1,0 +1,65 @@
+"""MoCo, MoCo v2, CMCv2, InfoMin: a momentum key encoder and a queue of past keys.
+
+The whole idea in one screen: queries come from the online encoder on crop 1, keys
+from its EMA copy on crop 2 (parameters averaged, BN on batch statistics, batch
+shuffled so BN cannot leak the positive); logits use the queue as it was before this
+step; then the global batch of keys is enqueued. With two towers (CMCv2) each tower's
+queries meet the other tower's keys and queue, both directions summed.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from infomin.methods.base import ContrastiveMethod, TrainSettings
+from infomin.methods.presets import Preset
+from infomin.methods.shuffle_bn import convert_split_bn, shuffled_forward
+from infomin.objectives import MomentumQueue, combine_jigsaw, make_target_encoder
+from infomin.objectives import momentum_update, queue_loss
+
+
+class QueueMethod(ContrastiveMethod):
+    def __init__(self, preset: Preset, settings: TrainSettings) -> None:
+        super().__init__(preset, settings)
+        # Plain list: the towers and heads are registered already; these are views on them.
+        self.online = [nn.Sequential(t, h) for t, h in zip(self.towers, self.heads, strict=True)]
+        self.key_towers = nn.ModuleList(
+            convert_split_bn(make_target_encoder(o)) for o in self.online
+        )
+        self.queues = nn.ModuleList(
+            MomentumQueue(preset.num_negatives, preset.embed_dim) for _ in self.towers
+        )
+        self.num_candidates = preset.num_negatives + 1
+
+    @torch.no_grad()
+    def keys(self, tower: int, x: Tensor) -> Tensor:
+        """Keys of the EMA encoder, computed on a shuffled batch (no BN shortcut)."""
+        return shuffled_forward(self.key_towers[tower], x)
+
+    def pairs(self, views: tuple[Tensor, ...]) -> list[tuple[int, Tensor, int, Tensor]]:
+        """(query tower, query input, key tower, key input) for each loss direction."""
+        x1, x2 = self.channel_groups(views)
+        if len(self.towers) == 1:
+            return [(0, x1, 0, x2)]
+        return [(0, x1, 1, x2), (1, x2, 0, x1)]
+
+    def contrastive_loss(self, views: tuple[Tensor, ...], index: Tensor) -> Tensor:
+        for online, target in zip(self.online, self.key_towers, strict=True):
+            momentum_update(online, target, self.preset.ema)
+        loss = torch.zeros((), device=views[0].device)
+        new_keys: dict[int, Tensor] = {}
+        for q_tower, q_input, k_tower, k_input in self.pairs(views):
+            key = self.keys(k_tower, k_input)
+            negatives = self.queues[k_tower].negatives()
+            query_loss = queue_loss(self.embed(q_tower, q_input), key, negatives,
+                                    self.preset.temperature)
+            if self.jigsaw_head is not None:
+                jigsaw = queue_loss(self.embed_jigsaw(views[2]), key, negatives,
+                                    self.preset.temperature)
+                query_loss = combine_jigsaw(query_loss, jigsaw, self.preset.jigsaw_weight)
+            loss = loss + query_loss
+            new_keys[k_tower] = key
+        for tower, key in new_keys.items():
+            self.queues[tower].enqueue(key)
+        return loss
