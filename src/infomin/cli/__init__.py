@@ -10,10 +10,10 @@ import argparse
 import os
 import sys
 
-from infomin.cli import data, demo, evaluate
+from infomin.cli import data, demo, evaluate, pretrain
 from infomin.cli.common import USER_ERRORS, Parser, fail
 
-SUBCOMMANDS = (data, evaluate, demo)
+SUBCOMMANDS = (data, pretrain, evaluate, demo)
 
 DESCRIPTION = """\
 Contrastive self-supervised learning where the views are the object of study

@@ -10,6 +10,7 @@ import argparse
 import sys
 from typing import NoReturn
 
+from infomin.config import ConfigError
 from infomin.data.base import DatasetError
 from infomin.outputs import OutputError
 
@@ -23,6 +24,7 @@ class UserError(ValueError):
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
     UserError,
+    ConfigError,
     DatasetError,
     OutputError,
     FileNotFoundError,

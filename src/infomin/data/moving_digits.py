@@ -427,12 +427,34 @@ class ColorfulMovingDigits(ImageDataset):
     def frames(self) -> int:
         return self.clips.shape[1]
 
-    def __getattr__(self, name: str) -> torch.Tensor:
-        # Factor tensors read as attributes: dataset.digit, dataset.position, ...
-        factors = self.__dict__.get("factors")
-        if factors is not None and name in factors.as_dict():
-            return getattr(factors, name)
-        raise AttributeError(name)
+    # The factors, also readable as dataset attributes: `dataset.digit`, `dataset.position`...
+    @property
+    def digit(self) -> torch.Tensor:
+        return self.factors.digit
+
+    @property
+    def digit_index(self) -> torch.Tensor:
+        return self.factors.digit_index
+
+    @property
+    def color(self) -> torch.Tensor:
+        return self.factors.color
+
+    @property
+    def position(self) -> torch.Tensor:
+        return self.factors.position
+
+    @property
+    def velocity(self) -> torch.Tensor:
+        return self.factors.velocity
+
+    @property
+    def background(self) -> torch.Tensor:
+        return self.factors.background
+
+    @property
+    def crop_offset(self) -> torch.Tensor:
+        return self.factors.crop_offset
 
     def raw_item(self, index: int) -> Item:
         return self.clips[index, self.frame], self.targets(index, self.frame)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Literal
 
+from infomin.config import ConfigError
+
 Input = Literal["rgb", "ydbdr-split"]
 Negatives = Literal["bank", "queue", "batch"]
 Head = Literal["linear", "mlp"]
@@ -71,7 +73,7 @@ SMALL_IMAGE_OVERRIDES: dict[str, object] = {"num_negatives": 4096, "ema": 0.99}
 def get_preset(name: str) -> Preset:
     """The preset called `name`; a clear error lists the choices."""
     if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+        raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
     return PRESETS[name]
 
 
