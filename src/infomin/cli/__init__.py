@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 from infomin.cli import data, demo, evaluate, pretrain
 from infomin.cli.common import USER_ERRORS, Parser, fail
@@ -25,7 +24,11 @@ results.json (the numbers, machine-readable) and human-readable tables or plots.
 
 
 def build_parser() -> Parser:
-    parser = Parser(prog="infomin", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(
+        prog="infomin",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=_version())
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for module in SUBCOMMANDS:
@@ -53,7 +56,3 @@ def _version() -> str:
     from infomin import __version__
 
     return f"infomin {__version__}"
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -12,9 +12,11 @@ from typing import NoReturn
 
 from infomin.config import ConfigError
 from infomin.data.base import DatasetError
+from infomin.models.export import CheckpointError
 from infomin.outputs import OutputError
 
 EXIT_USAGE = 2
+
 
 # Exceptions that mean "the user asked for something impossible", not "we have a bug".
 # Set INFOMIN_DEBUG=1 to get the traceback instead.
@@ -25,6 +27,7 @@ class UserError(ValueError):
 USER_ERRORS: tuple[type[BaseException], ...] = (
     UserError,
     ConfigError,
+    CheckpointError,
     DatasetError,
     OutputError,
     FileNotFoundError,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import numpy as np
 import torch
 
 from infomin.data.base import ImageDataset
+from infomin.outputs import atomic_write
 
 
 def _raw_item(dataset: Any, index: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -62,15 +62,8 @@ def _mark_position(axis: Any, targets: dict[str, torch.Tensor]) -> None:
 def _save_atomic(figure: Any, path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        figure.savefig(temp, format=path.suffix.lstrip(".") or "png", dpi=100)
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
-    return path
+    fmt = path.suffix.lstrip(".") or "png"
+    return atomic_write(path, lambda tmp: figure.savefig(tmp, format=fmt, dpi=100))
 
 
 def _figure(rows: int, cols: int, cell: float) -> tuple[Any, np.ndarray]:

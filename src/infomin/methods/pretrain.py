@@ -126,7 +126,7 @@ def make_trainer(config: PretrainConfig, out: Path, steps_per_epoch: int) -> L.T
         default_root_dir=out,
         logger=loggers,
         callbacks=[checkpoints],
-        log_every_n_steps=max(1, min(50, steps_per_epoch)),
+        log_every_n_steps=max(1, min(50, steps_per_epoch // 4)),
         deterministic=False,
         enable_model_summary=False,
     )

@@ -15,8 +15,13 @@ from torch import Tensor, nn
 from infomin.methods.base import ContrastiveMethod, TrainSettings
 from infomin.methods.presets import Preset
 from infomin.methods.shuffle_bn import convert_split_bn, shuffled_forward
-from infomin.objectives import MomentumQueue, combine_jigsaw, make_target_encoder
-from infomin.objectives import momentum_update, queue_loss
+from infomin.objectives import (
+    MomentumQueue,
+    combine_jigsaw,
+    make_target_encoder,
+    momentum_update,
+    queue_loss,
+)
 
 
 class QueueMethod(ContrastiveMethod):
@@ -52,11 +57,13 @@ class QueueMethod(ContrastiveMethod):
         for q_tower, q_input, k_tower, k_input in self.pairs(views):
             key = self.keys(k_tower, k_input)
             negatives = self.queues[k_tower].negatives()
-            query_loss = queue_loss(self.embed(q_tower, q_input), key, negatives,
-                                    self.preset.temperature)
+            query_loss = queue_loss(
+                self.embed(q_tower, q_input), key, negatives, self.preset.temperature
+            )
             if self.jigsaw_head is not None:
-                jigsaw = queue_loss(self.embed_jigsaw(views[2]), key, negatives,
-                                    self.preset.temperature)
+                jigsaw = queue_loss(
+                    self.embed_jigsaw(views[2]), key, negatives, self.preset.temperature
+                )
                 query_loss = combine_jigsaw(query_loss, jigsaw, self.preset.jigsaw_weight)
             loss = loss + query_loss
             new_keys[k_tower] = key

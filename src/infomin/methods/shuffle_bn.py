@@ -54,8 +54,13 @@ def convert_split_bn(module: nn.Module, num_splits: int = DEFAULT_SPLITS) -> nn.
     """Replace every BatchNorm2d of `module` (in place) by a SplitBatchNorm2d copy."""
     for name, child in module.named_children():
         if isinstance(child, nn.BatchNorm2d) and not isinstance(child, SplitBatchNorm2d):
-            split = SplitBatchNorm2d(child.num_features, num_splits, eps=child.eps,
-                                     momentum=child.momentum, affine=child.affine)
+            split = SplitBatchNorm2d(
+                child.num_features,
+                num_splits,
+                eps=child.eps,
+                momentum=child.momentum,
+                affine=child.affine,
+            )
             split.load_state_dict(child.state_dict())
             setattr(module, name, split)
         else:

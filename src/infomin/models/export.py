@@ -19,6 +19,10 @@ BACKBONE_PREFIX = "backbone."
 _WRAPPERS = ("module.", "_orig_mod.", "model.")
 
 
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read or holds no backbone, in one line."""
+
+
 def load_checkpoint_state(path: str | Path) -> dict[str, Tensor]:
     """The model weights of a Lightning checkpoint or of a plain `state_dict` file."""
     path = Path(path)
@@ -27,10 +31,10 @@ def load_checkpoint_state(path: str | Path) -> dict[str, Tensor]:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # a truncated or foreign file: say so in one line
-        raise ValueError(f"cannot read checkpoint {path}: {type(err).__name__}") from None
+        raise CheckpointError(f"cannot read checkpoint {path}: {type(err).__name__}") from None
     state = data.get("state_dict", data) if isinstance(data, Mapping) else None
     if not isinstance(state, Mapping) or not all(isinstance(v, Tensor) for v in state.values()):
-        raise ValueError(f"{path} holds no state_dict")
+        raise CheckpointError(f"{path} holds no state_dict")
     return dict(state)
 
 
@@ -43,7 +47,7 @@ def backbone_state(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
         if key.startswith(BACKBONE_PREFIX):
             cleaned[key.removeprefix(BACKBONE_PREFIX)] = value
     if not cleaned:
-        raise ValueError("no backbone weights found (expected keys starting with 'backbone.')")
+        raise CheckpointError("no backbone weights found (expected keys starting with 'backbone.')")
     return cleaned
 
 
@@ -70,7 +74,7 @@ def to_detectron2(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
                 renamed[re.sub(pattern, template.replace("{stage}", str(stage)), key)] = value
                 break
         else:
-            raise ValueError(f"not a torchvision ResNet key, cannot map to Detectron2: {key}")
+            raise CheckpointError(f"not a torchvision ResNet key, cannot map to Detectron2: {key}")
     return renamed
 
 
