@@ -36,3 +36,12 @@ def test_prepare_out_dir_creates_nested(tmp_path):
     out = prepare_out_dir(tmp_path / "a" / "b")
     assert out.is_dir()
     assert list(out.iterdir()) == []
+
+
+def test_written_files_get_the_usual_mode_not_0600(tmp_path):
+    import os
+
+    path = write_json(tmp_path / "r.json", {})
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
