@@ -10,9 +10,11 @@ negatives come from) lives in one short subclass per source: `InBatchMethod`,
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import dataclass
 
 import lightning as L
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -47,6 +49,24 @@ def build_towers(preset: Preset, settings: TrainSettings) -> Backbone:
 def tower_list(backbone: Backbone) -> list[nn.Module]:
     """The encoders a loss addresses one by one (a single one for RGB methods)."""
     return list(backbone.encoders) if isinstance(backbone, SplitEncoder) else [backbone]
+
+
+def rng_states() -> dict:
+    """The states of every generator our views and objectives draw from."""
+    # Plain tensors and tuples only: Lightning loads checkpoints with weights_only=True.
+    name, keys, pos, has_gauss, gauss = np.random.get_state(legacy=True)
+    return {
+        "torch": torch.get_rng_state(),
+        "python": random.getstate(),
+        "numpy": (name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss),
+    }
+
+
+def set_rng_states(states: dict) -> None:
+    torch.set_rng_state(states["torch"])
+    random.setstate(states["python"])
+    name, keys, pos, has_gauss, gauss = states["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
 
 
 def make_head(kind: str, in_dim: int, out_dim: int) -> nn.Module:
@@ -121,6 +141,15 @@ class ContrastiveMethod(L.LightningModule):
         self.log("train/i_nce", log_k - loss.detach(), prog_bar=True, batch_size=size)
         self.log("train/log_k", log_k, batch_size=size)
         return loss
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """Keep the random streams (augmentations, bank draws, ShuffleBN) in checkpoints,
+        so a resumed run continues exactly where an uninterrupted one would be."""
+        checkpoint["rng_states"] = rng_states()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if "rng_states" in checkpoint:
+            set_rng_states(checkpoint["rng_states"])
 
     def base_lr(self) -> float:
         if self.settings.lr is not None:

@@ -16,7 +16,7 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from infomin.data.transforms import to_model_input
 from infomin.evaluate.protocol import evaluate_backbone
@@ -146,15 +146,20 @@ def pretrain(config: PretrainConfig, out: Path, resume: bool = False) -> dict[st
     image_size = int(train_set.raw_item(0)[0].shape[-1])
     preset = resolve_preset(config, image_size)
     train_set.transform = build_views(preset, image_size)
+    world = config.devices * config.num_nodes
+    dataset = IndexedViews(train_set)
+    # Order = f(seed, epoch), not of the global RNG, so a resumed run sees the same batches
+    # (under DDP Lightning swaps in its own DistributedSampler, also seeded by epoch).
+    sampler = None if world > 1 else DistributedSampler(dataset, 1, 0, True, config.seed, True)
     loader = DataLoader(
-        IndexedViews(train_set),
+        dataset,
         batch_size=config.batch_size,
-        shuffle=True,
+        sampler=sampler,
+        shuffle=sampler is None,
         drop_last=True,
         num_workers=config.num_workers,
         persistent_workers=config.num_workers > 0,
     )
-    world = config.devices * config.num_nodes
     settings = TrainSettings(
         backbone=config.backbone,
         width=config.width,
