@@ -111,3 +111,11 @@ def test_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
     b = torch.load(tmp_path / "resumed/checkpoints/last.ckpt", weights_only=False)["state_dict"]
     for key in a:
         assert torch.allclose(a[key].float(), b[key].float(), atol=1e-6), key
+
+
+def test_monitors_log_knn_and_online_accuracy(tmp_path):
+    config = PretrainConfig(preset="simclr", evaluate=False, knn_every=1, online_probe=True,
+                            **{**TINY, "max_steps": -1})  # fmt: skip
+    final = pretrain(config, tmp_path)["final"]
+    for key in ("monitor/digit.knn_top1", "monitor/background.knn_top1", "online/digit.top1"):
+        assert 0.0 <= final[key] <= 100.0, key

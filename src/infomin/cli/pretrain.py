@@ -22,6 +22,7 @@ _FIELDS = (
     "preset", "data", "data_dir", "train_size", "test_size", "backbone", "width", "epochs",
     "batch_size", "lr", "temperature", "num_negatives", "seed", "devices", "num_nodes",
     "accelerator", "precision", "channels_last", "num_workers", "checkpoint_every", "max_steps",
+    "knn_every", "online_probe",
 )  # fmt: skip
 
 
@@ -57,6 +58,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--num-workers", type=int, help="data-loading workers")
     parser.add_argument("--checkpoint-every", type=positive_int, help="epochs between saves")
     parser.add_argument("--max-steps", type=int, help="stop after this many steps")
+    parser.add_argument("--knn-every", type=int, help="kNN monitor every N epochs (0: off)")
+    parser.add_argument(
+        "--online-probe", action="store_true", help="train linear probes alongside (monitor)"
+    )
     parser.add_argument("--resume", action="store_true", help="continue from last.ckpt")
     parser.add_argument("--out", default="runs/pretrain", help="run folder")
     parser.set_defaults(run=run_pretrain)

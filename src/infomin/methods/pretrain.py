@@ -19,6 +19,7 @@ from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from infomin.data.transforms import to_model_input
+from infomin.evaluate.monitors import KNNMonitor, OnlineLinearProbe, classification_tasks
 from infomin.evaluate.protocol import evaluate_backbone
 from infomin.evaluate.runner import EvalConfig, load_split
 from infomin.methods import build_method
@@ -55,6 +56,8 @@ class PretrainConfig:
     checkpoint_every: int = 1
     max_steps: int = -1
     evaluate: bool = True
+    knn_every: int = 0  # 0: off; n: kNN monitor on held-out data every n epochs
+    online_probe: bool = False  # linear probes on detached features during training
 
 
 class IndexedViews(Dataset):
@@ -98,7 +101,26 @@ def eval_preprocess(preset: Preset):
     return to_model_input
 
 
-def make_trainer(config: PretrainConfig, out: Path, steps_per_epoch: int) -> L.Trainer:
+def make_monitors(
+    config: PretrainConfig, preset: Preset, eval_config: EvalConfig, train_set: Dataset
+) -> list[L.Callback]:
+    """The optional kNN monitor and online probe (separate components, off by default)."""
+    monitors: list[L.Callback] = []
+    if config.knn_every > 0:
+        probe_train = load_split(eval_config, "train", eval_config.train_size)
+        probe_test = load_split(eval_config, "test", eval_config.test_size)
+        monitors.append(
+            KNNMonitor(probe_train, probe_test, eval_preprocess(preset), config.knn_every)
+        )
+    tasks = classification_tasks(train_set)
+    if config.online_probe and tasks:
+        monitors.append(OnlineLinearProbe(tasks))
+    return monitors
+
+
+def make_trainer(
+    config: PretrainConfig, out: Path, steps_per_epoch: int, monitors: list[L.Callback]
+) -> L.Trainer:
     checkpoints = ModelCheckpoint(
         dirpath=out / "checkpoints",
         filename="epoch{epoch:03d}",
@@ -125,7 +147,7 @@ def make_trainer(config: PretrainConfig, out: Path, steps_per_epoch: int) -> L.T
         precision=config.precision,  # type: ignore[arg-type]
         default_root_dir=out,
         logger=loggers,
-        callbacks=[checkpoints],
+        callbacks=[checkpoints, *monitors],
         log_every_n_steps=max(1, min(50, steps_per_epoch // 4)),
         deterministic=False,
         enable_model_summary=False,
@@ -173,7 +195,8 @@ def pretrain(config: PretrainConfig, out: Path, resume: bool = False) -> dict[st
     method = build_method(preset, settings)
     if config.channels_last:
         method = method.to(memory_format=torch.channels_last)
-    trainer = make_trainer(config, out, settings.steps_per_epoch)
+    monitors = make_monitors(config, preset, eval_config, train_set)
+    trainer = make_trainer(config, out, settings.steps_per_epoch, monitors)
     last = out / "checkpoints" / "last.ckpt"
     trainer.fit(method, loader, ckpt_path=str(last) if resume and last.exists() else None)
     results: dict[str, Any] = {
