@@ -33,6 +33,7 @@ def _views(batch=8, size=32, patch=9):
 def test_queue_method_enqueues_keys_and_ema_moves_slowly():
     preset = for_image_size(PRESETS["mocov2"], 32)
     method = build_method(preset, TrainSettings(width=0.25, batch_size=8))
+    assert not any(p.requires_grad for p in method.key_towers.parameters())
     before = method.queues[0].queue.clone()
     method.contrastive_loss(_views(), torch.arange(8))
     changed = (method.queues[0].queue != before).any(dim=1)

@@ -100,8 +100,9 @@ def run_pretrain(args: argparse.Namespace) -> int:
     out = prepare_out_dir(args.out)
     write_yaml(out / "config.yaml", asdict(config))
     results = pretrain(config, out, resume=getattr(args, "resume", False))
-    write_json(out / "results.json", results)
-    print(f"wrote {out / 'results.json'}")
+    if results is not None:  # the main process; the other DDP processes write nothing
+        write_json(out / "results.json", results)
+        print(f"wrote {out / 'results.json'}")
     return 0
 
 

@@ -7,7 +7,6 @@ into it: the preset's views, the method module, and the probe at the end.
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -154,8 +153,12 @@ def make_trainer(
     )
 
 
-def pretrain(config: PretrainConfig, out: Path, resume: bool = False) -> dict[str, Any]:
-    """Fit the preset on the data, then evaluate the frozen backbone; returns results."""
+def pretrain(config: PretrainConfig, out: Path, resume: bool = False) -> dict[str, Any] | None:
+    """Fit the preset on the data, then evaluate the frozen backbone.
+
+    Returns the results on the main process, None on the other DDP processes (only one
+    process may write the run's results).
+    """
     L.seed_everything(config.seed, workers=True, verbose=False)
     eval_config = EvalConfig(
         data=config.data,
@@ -199,6 +202,8 @@ def pretrain(config: PretrainConfig, out: Path, resume: bool = False) -> dict[st
     trainer = make_trainer(config, out, settings.steps_per_epoch, monitors)
     last = out / "checkpoints" / "last.ckpt"
     trainer.fit(method, loader, ckpt_path=str(last) if resume and last.exists() else None)
+    if not trainer.is_global_zero:
+        return None
     results: dict[str, Any] = {
         "config": asdict(config),
         "preset": preset.as_row(),
@@ -206,7 +211,7 @@ def pretrain(config: PretrainConfig, out: Path, resume: bool = False) -> dict[st
         "steps_done": trainer.global_step,
         "final": {k: float(v) for k, v in trainer.callback_metrics.items()},
     }
-    if config.evaluate and trainer.is_global_zero:
+    if config.evaluate:
         results["metrics"] = evaluate_pretrained(method, preset, eval_config)
     return results
 
@@ -221,7 +226,3 @@ def evaluate_pretrained(
         return {}
     backbone = method.backbone.to("cpu" if not torch.cuda.is_available() else method.device)
     return evaluate_backbone(backbone, train_set, test_set, preprocess=eval_preprocess(preset))
-
-
-def is_main_process() -> bool:
-    return int(os.environ.get("RANK", "0")) == 0

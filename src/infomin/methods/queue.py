@@ -31,7 +31,7 @@ class QueueMethod(ContrastiveMethod):
         self.online = [nn.Sequential(t, h) for t, h in zip(self.towers, self.heads, strict=True)]
         self.key_towers = nn.ModuleList(
             convert_split_bn(make_target_encoder(o)) for o in self.online
-        )
+        ).requires_grad_(False)  # the EMA moves them, never the optimiser
         self.queues = nn.ModuleList(
             MomentumQueue(preset.num_negatives, preset.embed_dim) for _ in self.towers
         )
