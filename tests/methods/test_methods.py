@@ -120,3 +120,10 @@ def test_monitors_log_knn_and_online_accuracy(tmp_path):
     final = pretrain(config, tmp_path)["final"]
     for key in ("monitor/digit.knn_top1", "monitor/background.knn_top1", "online/digit.top1"):
         assert 0.0 <= final[key] <= 100.0, key
+
+
+def test_bf16_autocast_and_channels_last_run(tmp_path):
+    config = PretrainConfig(preset="infomin", evaluate=False, precision="bf16-mixed",
+                            channels_last=True, **TINY)  # fmt: skip
+    results = pretrain(config, tmp_path)
+    assert results["steps_done"] == 2 and math.isfinite(results["final"]["train/loss"])

@@ -194,6 +194,7 @@ def pretrain(config: PretrainConfig, out: Path, resume: bool = False) -> dict[st
         epochs=config.epochs,
         steps_per_epoch=max(1, len(loader) // world),
         lr=config.lr,
+        channels_last=config.channels_last,
     )
     method = build_method(preset, settings)
     if config.channels_last:

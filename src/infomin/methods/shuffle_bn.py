@@ -31,7 +31,7 @@ class SplitBatchNorm2d(nn.BatchNorm2d):
         if not self.training or b % self.num_splits or b == self.num_splits:
             return super().forward(x)
         # Sub-batches as extra channels: one normalisation per (sub-batch, channel).
-        grouped = x.view(b // self.num_splits, c * self.num_splits, h, w)
+        grouped = x.reshape(b // self.num_splits, c * self.num_splits, h, w)
         mean = self.running_mean.repeat(self.num_splits)
         var = self.running_var.repeat(self.num_splits)
         out = nn.functional.batch_norm(
@@ -47,7 +47,7 @@ class SplitBatchNorm2d(nn.BatchNorm2d):
         with torch.no_grad():
             self.running_mean.copy_(mean.view(self.num_splits, c).mean(0))
             self.running_var.copy_(var.view(self.num_splits, c).mean(0))
-        return out.view(b, c, h, w)
+        return out.reshape(b, c, h, w)
 
 
 def convert_split_bn(module: nn.Module, num_splits: int = DEFAULT_SPLITS) -> nn.Module:
