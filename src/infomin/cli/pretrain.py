@@ -22,7 +22,7 @@ _FIELDS = (
     "preset", "data", "data_dir", "train_size", "test_size", "backbone", "width", "epochs",
     "batch_size", "lr", "temperature", "num_negatives", "seed", "devices", "num_nodes",
     "accelerator", "precision", "channels_last", "num_workers", "checkpoint_every", "max_steps",
-    "knn_every", "online_probe",
+    "knn_every", "online_probe", "schedule", "warmup_epochs",
 )  # fmt: skip
 
 
@@ -49,6 +49,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--lr", type=float, help="learning rate (default: preset lr x batch/256)")
     parser.add_argument("--temperature", type=float, help="override the preset's tau")
     parser.add_argument("--num-negatives", type=positive_int, help="queue length / bank draws")
+    parser.add_argument("--schedule", choices=("cosine", "step"), help="lr decay (default cosine)")
+    parser.add_argument("--warmup-epochs", type=int, help="linear lr warm-up epochs")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--devices", type=positive_int, help="devices (processes) per node")
     parser.add_argument("--num-nodes", type=positive_int, help="machines")

@@ -17,6 +17,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from infomin.config import ConfigError
 from infomin.data.transforms import to_model_input
 from infomin.evaluate.monitors import KNNMonitor, OnlineLinearProbe, classification_tasks
 from infomin.evaluate.protocol import evaluate_backbone
@@ -45,6 +46,8 @@ class PretrainConfig:
     lr: float | None = None
     temperature: float | None = None
     num_negatives: int | None = None
+    schedule: str | None = None  # cosine or step (preset default: cosine)
+    warmup_epochs: int | None = None
     seed: int = 0
     devices: int = 1
     num_nodes: int = 1
@@ -57,6 +60,27 @@ class PretrainConfig:
     evaluate: bool = True
     knn_every: int = 0  # 0: off; n: kNN monitor on held-out data every n epochs
     online_probe: bool = False  # linear probes on detached features during training
+
+    def __post_init__(self) -> None:
+        """Refuse nonsense numbers before any data is loaded or any file written."""
+        at_least_one = ("epochs", "batch_size", "devices", "num_nodes", "checkpoint_every")
+        for name in at_least_one:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("train_size", "test_size", "num_negatives"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"{name} must be >= 1, got {value}")
+        for name in ("lr", "temperature", "width"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ConfigError(f"{name} must be > 0, got {value}")
+        if self.schedule not in (None, "cosine", "step"):
+            raise ConfigError(f"schedule must be cosine or step, got {self.schedule!r}")
+        for name in ("warmup_epochs", "knn_every", "num_workers"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ConfigError(f"{name} must be >= 0, got {value}")
 
 
 class IndexedViews(Dataset):
@@ -76,11 +100,8 @@ class IndexedViews(Dataset):
 def resolve_preset(config: PretrainConfig, image_size: int) -> Preset:
     """The paper's row, adapted to the image size, with the command line's overrides."""
     preset = for_image_size(get_preset(config.preset), image_size)
-    changes = {
-        k: v
-        for k, v in (("temperature", config.temperature), ("num_negatives", config.num_negatives))
-        if v is not None
-    }
+    overridable = ("temperature", "num_negatives", "schedule", "warmup_epochs")
+    changes = {k: getattr(config, k) for k in overridable if getattr(config, k) is not None}
     return replace(preset, epochs=config.epochs, **changes)
 
 
