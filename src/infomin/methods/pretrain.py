@@ -7,6 +7,8 @@ into it: the preset's views, the method module, and the probe at the end.
 
 from __future__ import annotations
 
+import logging
+import warnings
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -138,6 +140,15 @@ def make_monitors(
     return monitors
 
 
+def quiet_lightning() -> None:
+    """Drop Lightning's advertising tip and a deprecation warning from its own internals:
+    neither is actionable by our users, and they bury the progress bar."""
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(
+        lambda record: "litlogger" not in record.getMessage()
+    )
+
+
 def make_trainer(
     config: PretrainConfig, out: Path, steps_per_epoch: int, monitors: list[L.Callback]
 ) -> L.Trainer:
@@ -180,6 +191,7 @@ def pretrain(config: PretrainConfig, out: Path, resume: bool = False) -> dict[st
     Returns the results on the main process, None on the other DDP processes (only one
     process may write the run's results).
     """
+    quiet_lightning()
     L.seed_everything(config.seed, workers=True, verbose=False)
     eval_config = EvalConfig(
         data=config.data,
