@@ -19,6 +19,7 @@ BAD_INPUTS = [
     (["pretrain", "--epochs", "0"], "positive integer"),
     (["pretrain", "--temperature", "0"], "temperature must be > 0"),
     (["pretrain", "--lr", "-1"], "lr must be > 0"),
+    (["pretrain", "--preset", "simclr", "--criterion", "nce"], "no NCE option"),
     (["pretrain", "--warmup-epochs", "-2"], "warmup_epochs must be >= 0"),
     (["data", "show", "nope"], "unknown dataset"),
     (["export", "/no/such.ckpt"], "checkpoint not found"),

@@ -127,3 +127,13 @@ def test_bf16_autocast_and_channels_last_run(tmp_path):
                             channels_last=True, **TINY)  # fmt: skip
     results = pretrain(config, tmp_path)
     assert results["steps_done"] == 2 and math.isfinite(results["final"]["train/loss"])
+
+
+@pytest.mark.parametrize("name", ["insdis", "cmc", "moco"])
+def test_binary_nce_criterion_trains_and_tracks_its_normaliser(name, tmp_path):
+    config = PretrainConfig(preset=name, evaluate=False, criterion="nce", **TINY)
+    results = pretrain(config, tmp_path)
+    assert results["preset"]["criterion"] == "nce"
+    assert math.isfinite(results["final"]["train/loss"])
+    state = torch.load(tmp_path / "checkpoints/last.ckpt", weights_only=False)["state_dict"]
+    assert bool(state["criteria.0.z_initialised"]) and float(state["criteria.0.z"]) > 0

@@ -22,7 +22,7 @@ _FIELDS = (
     "preset", "data", "data_dir", "train_size", "test_size", "backbone", "width", "epochs",
     "batch_size", "lr", "temperature", "num_negatives", "seed", "devices", "num_nodes",
     "accelerator", "precision", "channels_last", "num_workers", "checkpoint_every", "max_steps",
-    "knn_every", "online_probe", "schedule", "warmup_epochs",
+    "knn_every", "online_probe", "schedule", "warmup_epochs", "criterion",
 )  # fmt: skip
 
 
@@ -50,6 +50,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--temperature", type=float, help="override the preset's tau")
     parser.add_argument("--num-negatives", type=positive_int, help="queue length / bank draws")
     parser.add_argument("--schedule", choices=("cosine", "step"), help="lr decay (default cosine)")
+    parser.add_argument(
+        "--criterion", choices=("infonce", "nce"), help="softmax InfoNCE or binary NCE"
+    )
     parser.add_argument("--warmup-epochs", type=int, help="linear lr warm-up epochs")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--devices", type=positive_int, help="devices (processes) per node")
@@ -91,14 +94,12 @@ def run_presets(args: argparse.Namespace) -> int:
 
 def run_pretrain(args: argparse.Namespace) -> int:
     from infomin.config import build_config, load_yaml
-    from infomin.methods.presets import get_preset
     from infomin.methods.pretrain import PretrainConfig, pretrain
     from infomin.outputs import prepare_out_dir, write_json, write_yaml
 
     values = load_yaml(args.config) if getattr(args, "config", None) else {}
     values.update({k: getattr(args, k) for k in _FIELDS if hasattr(args, k)})
     config = build_config(PretrainConfig, values, source="the pretrain config")
-    get_preset(config.preset)  # an unknown preset fails before any work starts
     out = prepare_out_dir(args.out)
     write_yaml(out / "config.yaml", asdict(config))
     results = pretrain(config, out, resume=getattr(args, "resume", False))

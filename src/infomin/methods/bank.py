@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from infomin.methods.base import ContrastiveMethod, TrainSettings
 from infomin.methods.presets import Preset
-from infomin.objectives import InfoNCELoss, MemoryBank, bank_loss, combine_jigsaw
+from infomin.objectives import MemoryBank, bank_loss, combine_jigsaw
 
 
 class BankMethod(ContrastiveMethod):
@@ -25,12 +25,12 @@ class BankMethod(ContrastiveMethod):
             MemoryBank(settings.dataset_size, preset.embed_dim, preset.bank_momentum)
             for _ in self.towers
         )
-        self.criterion = InfoNCELoss(preset.temperature)
         self.num_candidates = preset.num_negatives + 1
 
     def against_bank(self, query: Tensor, bank: int, index: Tensor, negatives: Tensor) -> Tensor:
         """Query vs the bank entry of its own sample and the drawn negative rows."""
-        return bank_loss(query, self.banks[bank], index, self.criterion, negative_indices=negatives)
+        criterion = self.criteria[bank]
+        return bank_loss(query, self.banks[bank], index, criterion, negative_indices=negatives)
 
     def contrastive_loss(self, views: tuple[Tensor, ...], index: Tensor) -> Tensor:
         x1, x2 = self.channel_groups(views)

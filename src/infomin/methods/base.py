@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from infomin.methods.presets import Preset
 from infomin.models import build_backbone
 from infomin.models.backbones import Backbone, SplitEncoder
-from infomin.objectives import JigsawHead, LinearHead, MLPHead
+from infomin.objectives import InfoNCELoss, JigsawHead, LinearHead, MLPHead, NCELoss
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,14 @@ def set_rng_states(states: dict) -> None:
     np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
 
 
+def make_criterion(preset: Preset, dataset_size: int) -> nn.Module:
+    """`(query, positive, negatives) -> loss`: softmax InfoNCE, or binary NCE with its
+    EMA-tracked normaliser (noise uniform over the dataset)."""
+    if preset.criterion == "nce":
+        return NCELoss(max(1, dataset_size), preset.temperature)
+    return InfoNCELoss(preset.temperature)
+
+
 def make_head(kind: str, in_dim: int, out_dim: int) -> nn.Module:
     """Linear d->128, or MLP d->d->ReLU->128 (no BN); both L2-normalise their output."""
     return LinearHead(in_dim, out_dim) if kind == "linear" else MLPHead(in_dim, in_dim, out_dim)
@@ -105,6 +113,10 @@ class ContrastiveMethod(L.LightningModule):
         self.towers = tower_list(self.backbone)
         self.heads = nn.ModuleList(
             make_head(preset.head, int(t.out_dim), preset.embed_dim) for t in self.towers
+        )
+        # One criterion per tower's negatives: NCE keeps a normaliser per distribution.
+        self.criteria = nn.ModuleList(
+            make_criterion(preset, settings.dataset_size) for _ in self.towers
         )
         self.jigsaw_head = (
             JigsawHead(int(self.towers[0].out_dim), preset.embed_dim) if preset.jigsaw else None

@@ -17,6 +17,7 @@ Input = Literal["rgb", "ydbdr-split"]
 Negatives = Literal["bank", "queue", "batch"]
 Head = Literal["linear", "mlp"]
 Schedule = Literal["cosine", "step"]
+Criterion = Literal["infonce", "nce"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class Preset:
     bank_momentum: float = 0.5
     ema: float = 0.999  # key-encoder EMA over parameters (queue methods)
     jigsaw_weight: float = 0.5
+    criterion: Criterion = "infonce"  # softmax InfoNCE; "nce": InsDis/CMC's binary NCE
     embed_dim: int = 128
     # Optimiser: SGD, lr for batch 256 (scaled linearly with the global batch).
     lr: float = 0.03

@@ -49,6 +49,7 @@ class PretrainConfig:
     temperature: float | None = None
     num_negatives: int | None = None
     schedule: str | None = None  # cosine or step (preset default: cosine)
+    criterion: str | None = None  # infonce or nce (bank and queue methods only)
     warmup_epochs: int | None = None
     seed: int = 0
     devices: int = 1
@@ -77,6 +78,11 @@ class PretrainConfig:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ConfigError(f"{name} must be > 0, got {value}")
+        preset = get_preset(self.preset)  # an unknown preset fails here, with the choices
+        if self.criterion not in (None, "infonce", "nce"):
+            raise ConfigError(f"criterion must be infonce or nce, got {self.criterion!r}")
+        if self.criterion == "nce" and preset.negatives == "batch":
+            raise ConfigError(f"preset {self.preset!r} uses in-batch negatives: no NCE option")
         if self.schedule not in (None, "cosine", "step"):
             raise ConfigError(f"schedule must be cosine or step, got {self.schedule!r}")
         for name in ("warmup_epochs", "knn_every", "num_workers"):
@@ -102,7 +108,7 @@ class IndexedViews(Dataset):
 def resolve_preset(config: PretrainConfig, image_size: int) -> Preset:
     """The paper's row, adapted to the image size, with the command line's overrides."""
     preset = for_image_size(get_preset(config.preset), image_size)
-    overridable = ("temperature", "num_negatives", "schedule", "warmup_epochs")
+    overridable = ("temperature", "num_negatives", "schedule", "warmup_epochs", "criterion")
     changes = {k: getattr(config, k) for k in overridable if getattr(config, k) is not None}
     return replace(preset, epochs=config.epochs, **changes)
 

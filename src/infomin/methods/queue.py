@@ -20,7 +20,6 @@ from infomin.objectives import (
     combine_jigsaw,
     make_target_encoder,
     momentum_update,
-    queue_loss,
 )
 
 
@@ -57,13 +56,10 @@ class QueueMethod(ContrastiveMethod):
         for q_tower, q_input, k_tower, k_input in self.pairs(views):
             key = self.keys(k_tower, k_input)
             negatives = self.queues[k_tower].negatives()
-            query_loss = queue_loss(
-                self.embed(q_tower, q_input), key, negatives, self.preset.temperature
-            )
+            criterion = self.criteria[k_tower]
+            query_loss = criterion(self.embed(q_tower, q_input), key, negatives)
             if self.jigsaw_head is not None:
-                jigsaw = queue_loss(
-                    self.embed_jigsaw(views[2]), key, negatives, self.preset.temperature
-                )
+                jigsaw = criterion(self.embed_jigsaw(views[2]), key, negatives)
                 query_loss = combine_jigsaw(query_loss, jigsaw, self.preset.jigsaw_weight)
             loss = loss + query_loss
             new_keys[k_tower] = key

@@ -1,0 +1,224 @@
+"""The toy's views: two frames of colorful-moving-digits that share chosen factors.
+
+Why: the paper's first experiment (Colorful-Moving-MNIST) shows that a contrastive
+encoder learns only what its two views share. Here the views are built from explicit
+factors (`infomin.data.moving_digits.render`), so "what is shared" is exact, not hoped.
+
+The three factors, and exactly what each includes:
+
+- ``digit``: the digit *image* (which of the MNIST images: its class and handwriting,
+  the `digit_index`/`digit` fields) **and its colour** (`color`). Colour belongs to the
+  digit: a prototype that recoloured v2 independently learned nothing from digit-only
+  sharing (I_NCE about 0), because a 4-layer convnet latches onto colour first.
+- ``position``: where the digit is drawn, its ink centre of mass (`position`) in px.
+- ``background``: the photo (`background`, the photo class) **and the crop of it**
+  (`crop_offset`), i.e. the same background pixels.
+
+v1 is one frame: frame 0 of a freshly drawn clip (one frame, not a few stacked as
+channels: the prototype learned the same with single frames and they are cheaper; a
+one-frame v1 has no velocity, so sharing ``position`` means "the digit at the same
+place"). v2 is one frame whose shared factors are copied from v1 and whose other factors
+come from an independent draw from the same split, so v1 and v2 have the same marginal
+distribution. A digit placed at a position drawn for another digit may lose a pixel or
+two of ink at the canvas edge (positions are kept exact rather than re-clamped).
+
+The ladder (`ladder=s`, s in [0, 2]) weakens sharing step by step, from too much to too
+little: s = 0 shares digit and background; for s in (0, 1] each pair shares the
+background with probability 1 - s (s = 1 is digit only); for s in (1, 2] v2's digit image
+is replaced by an independent one with probability s - 1, keeping v1's colour (s = 2
+shares only the colour). Position follows `shared` all along the ladder.
+
+Negatives are the other pairs of a batch, which share nothing with the query beyond
+chance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from infomin.data import photos
+from infomin.data.base import Task, classification
+from infomin.data.moving_digits import ClipFactors, RenderConfig, render, sample_factors
+from infomin.data.transforms import to_model_input
+from infomin.experiments.pairs import PairSet, ProbeSet
+
+FACTORS = ("digit", "position", "background")
+# Which `ClipFactors` fields each factor owns (the digit's image fields vs its colour are
+# split so that the ladder can replace the image but keep the colour).
+DIGIT_IMAGE_FIELDS = ("digit", "digit_index")
+FACTOR_FIELDS: dict[str, tuple[str, ...]] = {
+    "digit": (*DIGIT_IMAGE_FIELDS, "color"),
+    "position": ("position",),
+    "background": ("background", "crop_offset"),
+}
+LADDER_RANGE = (0.0, 2.0)
+# Streams of the seed: each draw gets its own so that changing one leaves the others.
+_V1, _FRESH, _MIX, _PROBE = 0, 1, 2, 3
+
+
+def parse_shared(shared: frozenset[str] | set[str] | str) -> frozenset[str]:
+    """Normalise `"digit+background"`, `"all"`, `"none"` or a set of names; validate them."""
+    if isinstance(shared, str):
+        text = shared.strip().lower()
+        if text == "all":
+            return frozenset(FACTORS)
+        names = [] if text in ("", "none") else [part.strip() for part in text.split("+")]
+    else:
+        names = list(shared)
+    unknown = sorted(set(names) - set(FACTORS))
+    if unknown:
+        raise ValueError(
+            f"unknown toy factor(s) {', '.join(map(repr, unknown))}; valid: "
+            f"{', '.join(FACTORS)} (join with '+', or 'all' / 'none')"
+        )
+    return frozenset(names)
+
+
+def shared_label(shared: frozenset[str]) -> str:
+    """`digit+background` in the canonical factor order (`none` for the empty set)."""
+    return "+".join(f for f in FACTORS if f in shared) or "none"
+
+
+def share_probabilities(shared: frozenset[str], ladder: float | None) -> dict[str, float]:
+    """Per field group, the probability that v2 copies it from v1."""
+    probs = {
+        "digit_image": float("digit" in shared),
+        "color": float("digit" in shared),
+        "position": float("position" in shared),
+        "background": float("background" in shared),
+    }
+    if ladder is not None:
+        probs["background"] = max(0.0, 1.0 - ladder)
+        probs["digit_image"] = min(1.0, 2.0 - ladder)
+    return probs
+
+
+def _seed(seed: int, stream: int) -> int:
+    """A seed for one independent stream of draws of one experiment seed."""
+    return int(np.random.SeedSequence([seed, stream]).generate_state(1)[0])
+
+
+def mix_factors(
+    v1: ClipFactors, fresh: ClipFactors, probs: dict[str, float], rng: np.random.Generator
+) -> ClipFactors:
+    """v2's factors: each field group copied from `v1` with its probability, else `fresh`.
+
+    One uniform number per pair and group is always drawn, so probability 1 copies every
+    pair and 0 none: the ladder's endpoints equal the named rows exactly.
+    """
+    groups = {
+        "digit_image": DIGIT_IMAGE_FIELDS,
+        "color": ("color",),
+        "position": ("position",),
+        "background": FACTOR_FIELDS["background"],
+    }
+    changes = {}
+    for group, fields in groups.items():
+        take = torch.from_numpy(rng.random(len(v1)) < probs[group])
+        for field in fields:
+            ours, theirs = getattr(v1, field), getattr(fresh, field)
+            mask = take.view(-1, *([1] * (ours.dim() - 1)))
+            changes[field] = torch.where(mask, ours, theirs)
+    return fresh.replace(**changes)
+
+
+def render_frame(factors: ClipFactors, config: RenderConfig) -> torch.Tensor:
+    """Frame 0 of each clip: `uint8 [N, 3, H, W]`."""
+    return render(
+        factors.digit_index,
+        factors.color,
+        factors.position[:, 0],
+        factors.background,
+        factors.crop_offset,
+        config,
+    )
+
+
+TOY_TASKS: dict[str, Task] = {
+    "digit": classification("digit", 10),
+    "background": classification("background", photos.NUM_PHOTOS),
+    "position": Task("position", "regression", unit="px"),
+}
+
+
+@dataclass(frozen=True)
+class ToyPairs:
+    """Raw material of a pair set, for tests and pictures: both views' factors and frames."""
+
+    v1_factors: ClipFactors
+    v2_factors: ClipFactors
+    v1: torch.Tensor  # uint8 [n, 3, H, W]
+    v2: torch.Tensor
+
+
+class ToyPairSource:
+    """Pairs of frames sharing `shared` factors (a `PairSource` for the critic engine).
+
+    `shared`: a set of factor names or a string such as `"digit+background"`. `ladder`:
+    the view-strength ladder of the module docstring; it needs `shared` to contain digit
+    and background (its s = 0 end) and keeps position shared or not as `shared` says.
+    The probe set is single frames of the split with targets digit, background and
+    position, given to f2 only (`ProbeSet.images_2`): one single-frame encoder, so its
+    features are comparable with a random-init encoder of the same architecture.
+    """
+
+    def __init__(
+        self,
+        shared: frozenset[str] | str,
+        canvas: int = 32,
+        digit_size: int = 20,
+        dim: float = 0.6,
+        ladder: float | None = None,
+    ) -> None:
+        self.shared = parse_shared(shared)
+        if ladder is not None:
+            self._check_ladder(ladder)
+        self.ladder = None if ladder is None else float(ladder)
+        self.config = RenderConfig(canvas=canvas, digit_size=digit_size, dim=dim)
+        self.probabilities = share_probabilities(self.shared, self.ladder)
+        label = shared_label(self.shared)
+        self.name = f"toy:{label}" if ladder is None else f"toy:ladder={ladder:g}"
+
+    def _check_ladder(self, ladder: float) -> None:
+        low, high = LADDER_RANGE
+        if not low <= ladder <= high:
+            raise ValueError(f"ladder must be in [{low:g}, {high:g}], got {ladder}")
+        if not {"digit", "background"} <= self.shared:
+            raise ValueError(
+                "the toy ladder starts from digit+background shared: pass shared="
+                f"'digit+background' (optionally +position), got {shared_label(self.shared)!r}"
+            )
+
+    def raw_pairs(self, split: str, n: int, seed: int) -> ToyPairs:
+        """Factors and `uint8` frames of `n` pairs (same arguments, same pairs)."""
+        v1 = sample_factors(n, split, frames=1, seed=_seed(seed, _V1), config=self.config)
+        fresh = sample_factors(n, split, frames=1, seed=_seed(seed, _FRESH), config=self.config)
+        split_id = photos.SPLITS.index(split)
+        rng = np.random.default_rng([seed, _MIX, split_id])
+        v2 = mix_factors(v1, fresh, self.probabilities, rng)
+        return ToyPairs(v1, v2, render_frame(v1, self.config), render_frame(v2, self.config))
+
+    def pairs(self, split: str, n: int, seed: int) -> PairSet:
+        raw = self.raw_pairs(split, n, seed)
+        return PairSet(to_model_input(raw.v1), to_model_input(raw.v2))
+
+    def probe_set(self, split: str, n: int, seed: int) -> ProbeSet:
+        return toy_probe_set(self.config, split, n, seed)
+
+
+def toy_probe_set(config: RenderConfig, split: str, n: int, seed: int) -> ProbeSet:
+    """Single frames of `split` with their factors as targets, for f2 only.
+
+    It does not depend on what the views share, so one probe set serves every row.
+    """
+    factors = sample_factors(n, split, frames=1, seed=_seed(seed, _PROBE), config=config)
+    targets = {
+        "digit": factors.digit,
+        "background": factors.background,
+        "position": factors.position[:, 0],
+    }
+    images = to_model_input(render_frame(factors, config))
+    return ProbeSet(None, images, targets, dict(TOY_TASKS))
