@@ -14,7 +14,7 @@ BAD_INPUTS = [
     (["evaluate", "--data", "cifar10", "--data-dir", "/no/such/dir", "--random-init"], "/no/such"),
     (["evaluate", "--random-init", "--train-size", "-5"], "positive integer"),
     (["evaluate"], "choose what to evaluate"),
-    (["evaluate", "--weights", "/no/such/file.pt"], "weights file not found"),
+    (["evaluate", "--weights", "/no/such/file.pt"], "checkpoint not found"),
     (["pretrain", "--preset", "nope"], "unknown preset"),
     (["pretrain", "--epochs", "0"], "positive integer"),
     (["pretrain", "--temperature", "0"], "temperature must be > 0"),

@@ -137,3 +137,17 @@ def test_binary_nce_criterion_trains_and_tracks_its_normaliser(name, tmp_path):
     assert math.isfinite(results["final"]["train/loss"])
     state = torch.load(tmp_path / "checkpoints/last.ckpt", weights_only=False)["state_dict"]
     assert bool(state["criteria.0.z_initialised"]) and float(state["criteria.0.z"]) > 0
+
+
+def test_evaluate_reads_a_pretrain_checkpoint_with_its_own_architecture(tmp_path):
+    """CMC's checkpoint rebuilds its two half-width towers and feeds them YDbDr."""
+    from infomin.evaluate.runner import EvalConfig, run_evaluation
+
+    pretrain(PretrainConfig(preset="cmc", evaluate=False, **TINY), tmp_path)
+    config = EvalConfig(encoder="weights", weights=str(tmp_path / "checkpoints/last.ckpt"),
+                        backbone="resnet50", train_size=64, test_size=64)  # fmt: skip
+    results = run_evaluation(config)  # --backbone is ignored: the checkpoint knows better
+    assert "digit.linear_top1" in results["metrics"]
+    from infomin.models import build_backbone
+
+    assert results["feature_dim"] == build_backbone("cmc-convnet", width=0.25).out_dim

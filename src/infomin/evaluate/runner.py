@@ -8,20 +8,23 @@ always says how it was produced.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from infomin.data import load_dataset
+from infomin.data import DatasetError, load_dataset
+from infomin.data.transforms import to_model_input
 from infomin.evaluate.features import extract_features, raw_pixel_features
 from infomin.evaluate.protocol import chance_levels, evaluate_features
 from infomin.models import build_backbone
+from infomin.models.export import CheckpointError, read_checkpoint
 from infomin.progress import ProgressCallback
 
 ENCODERS = ("random-init", "raw-pixels", "weights")
+Preprocess = Callable[[torch.Tensor], torch.Tensor]
 
 # Option names of the embedded datasets' size, so one `--train-size` serves them all.
 _SIZE_OPTION = {"colorful-moving-digits": "num_clips", "photo-patches": "num_patches"}
@@ -57,8 +60,19 @@ def load_split(config: EvalConfig, split: str, size: int | None):
     return load_dataset(config.data, split=split, data_dir=config.data_dir, **options)
 
 
-def build_encoder(config: EvalConfig, image_size: int) -> nn.Module:
-    """The backbone under evaluation: random init (seeded) or loaded from `weights`."""
+def build_encoder(config: EvalConfig, image_size: int) -> tuple[nn.Module, Preprocess]:
+    """The backbone under evaluation and how to feed it.
+
+    `weights` may be an `infomin pretrain` checkpoint (architecture and input colour
+    space come from its hyper-parameters) or a plain backbone `state_dict` for
+    `--backbone/--width` (e.g. from `infomin export`); otherwise a seeded random init.
+    """
+    from infomin.methods.checkpoints import eval_preprocess, is_pretrain_checkpoint, load_pretrained
+
+    data = read_checkpoint(config.weights) if config.encoder == "weights" else None
+    if data is not None and is_pretrain_checkpoint(data):
+        model, preset = load_pretrained(data)
+        return model, eval_preprocess(preset)
     torch.manual_seed(config.seed)
     model = build_backbone(
         config.backbone,
@@ -67,32 +81,35 @@ def build_encoder(config: EvalConfig, image_size: int) -> nn.Module:
         image_size=image_size,
         pool_size=config.pool_size,
     )
-    if config.encoder == "weights":
-        if config.weights is None:
-            raise FileNotFoundError("--weights PATH is required with encoder 'weights'")
-        path = Path(config.weights)
-        if not path.is_file():
-            raise FileNotFoundError(f"weights file not found: {path}")
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        model.load_state_dict(state.get("state_dict", state), strict=True)
-    return model
+    if data is not None:
+        state = data.get("state_dict", data)
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError:
+            raise CheckpointError(
+                f"{config.weights} does not fit backbone {config.backbone!r} "
+                f"(width {config.width}); pass the --backbone/--width it was trained with"
+            ) from None
+    return model, to_model_input
 
 
 def run_evaluation(config: EvalConfig, progress: ProgressCallback | None = None) -> dict[str, Any]:
     """Evaluate one encoder on one dataset; returns metrics, protocol and data sizes."""
     if config.encoder not in ENCODERS:
         raise ValueError(f"unknown encoder {config.encoder!r}; choose one of {ENCODERS}")
+    if config.encoder == "weights" and config.weights is None:
+        raise FileNotFoundError("--weights PATH is required with encoder 'weights'")
     train_set = load_split(config, "train", config.train_size)
     test_set = load_split(config, "test", config.test_size)
     if not train_set.tasks:
-        raise ValueError(f"dataset {config.data!r} has no labels to evaluate against")
+        raise DatasetError(f"dataset {config.data!r} has no labels to evaluate against")
     if config.encoder == "raw-pixels":
         train = raw_pixel_features(train_set, size=config.pixel_size)
         test = raw_pixel_features(test_set, size=config.pixel_size)
     else:
         image_size = int(train_set[0][0].shape[-1])
-        model = build_encoder(config, image_size)
-        extract = {"batch_size": config.batch_size, "progress": progress}
+        model, preprocess = build_encoder(config, image_size)
+        extract = {"batch_size": config.batch_size, "progress": progress, "preprocess": preprocess}
         train = extract_features(model, train_set, **extract)
         test = extract_features(model, test_set, **extract)
     metrics = evaluate_features(*train, *test, train_set.tasks, knn_k=config.knn_k)

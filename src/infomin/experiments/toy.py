@@ -153,8 +153,7 @@ def _summary(per_seed: list[dict[str, float]]) -> tuple[dict[str, float], dict[s
     keys = [k for k in per_seed[0] if k != "seed"]
     mean = {k: statistics.fmean(run[k] for run in per_seed) for k in keys}
     std = {
-        k: statistics.stdev(run[k] for run in per_seed) if len(per_seed) > 1 else 0.0
-        for k in keys
+        k: statistics.stdev(run[k] for run in per_seed) if len(per_seed) > 1 else 0.0 for k in keys
     }
     return mean, std
 

@@ -20,16 +20,14 @@ from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from infomin.config import ConfigError
-from infomin.data.transforms import to_model_input
 from infomin.evaluate.monitors import KNNMonitor, OnlineLinearProbe, classification_tasks
 from infomin.evaluate.protocol import evaluate_backbone
 from infomin.evaluate.runner import EvalConfig, load_split
 from infomin.methods import build_method
 from infomin.methods.base import ContrastiveMethod, TrainSettings
+from infomin.methods.checkpoints import eval_preprocess
 from infomin.methods.presets import Preset, for_image_size, get_preset
-from infomin.views import JigsawPatches, MultiView, build_recipe, to_normalized_color_space
-
-SPLIT_SPACE = "ydbdr"
+from infomin.views import JigsawPatches, MultiView, build_recipe
 
 
 @dataclass(frozen=True)
@@ -120,13 +118,6 @@ def build_views(preset: Preset, image_size: int) -> MultiView:
     if preset.jigsaw:
         views.append(JigsawPatches(image_size, color_space=recipe.spec.color_space))
     return MultiView(*views)
-
-
-def eval_preprocess(preset: Preset):
-    """How frozen evaluation feeds images: RGB, or YDbDr for the two-tower methods."""
-    if preset.input == "ydbdr-split":
-        return lambda x: to_normalized_color_space(x.float() / 255.0, SPLIT_SPACE)
-    return to_model_input
 
 
 def make_monitors(

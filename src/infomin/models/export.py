@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -23,16 +24,24 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be read or holds no backbone, in one line."""
 
 
-def load_checkpoint_state(path: str | Path) -> dict[str, Tensor]:
-    """The model weights of a Lightning checkpoint or of a plain `state_dict` file."""
+def read_checkpoint(path: str | Path) -> Mapping[str, Any]:
+    """A checkpoint's dict (Lightning or plain `state_dict`), or a one-line error."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # a truncated or foreign file: say so in one line
+    except Exception as err:  # truncated, corrupt or foreign: say so in one line
         raise CheckpointError(f"cannot read checkpoint {path}: {type(err).__name__}") from None
-    state = data.get("state_dict", data) if isinstance(data, Mapping) else None
+    if not isinstance(data, Mapping):
+        raise CheckpointError(f"{path} holds no state_dict")
+    return data
+
+
+def load_checkpoint_state(path: str | Path) -> dict[str, Tensor]:
+    """The model weights of a Lightning checkpoint or of a plain `state_dict` file."""
+    data = read_checkpoint(path)
+    state = data.get("state_dict", data)
     if not isinstance(state, Mapping) or not all(isinstance(v, Tensor) for v in state.values()):
         raise CheckpointError(f"{path} holds no state_dict")
     return dict(state)
