@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import os
 
-from infomin.cli import data, demo, evaluate, pretrain
+from infomin.cli import data, demo, evaluate, mi, pretrain, sweep, toy
 from infomin.cli.common import USER_ERRORS, Parser, fail
 
-SUBCOMMANDS = (data, pretrain, evaluate, demo)
+SUBCOMMANDS = (data, pretrain, evaluate, demo, mi, sweep, toy)
 
 DESCRIPTION = """\
 Contrastive self-supervised learning where the views are the object of study

@@ -64,17 +64,32 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def random_init_baseline(
+    source: PairSource, config: CriticConfig, sizes: Sizes, seed: int, metric: str
+) -> dict[str, float]:
+    """The same probe on untrained critics (0 epochs): what the input alone gives.
+
+    Why: views change the *input* of the encoders too (a colour space, a patch size), so
+    a difference in probe accuracy is only the views' doing once it beats this control.
+    """
+    metrics = run_pair_experiment(source, replace(config, seed=seed, epochs=0), sizes)
+    return {"seed": seed, "accuracy": metrics[metric], "i_nce": metrics["i_nce"]}
+
+
 def estimate_mi(
     source: PairSource,
     config: CriticConfig,
     sizes: Sizes,
     seeds: Sequence[int],
     progress_factory: ProgressFactory | None = None,
+    baseline: bool = False,
 ) -> dict[str, Any]:
     """Train and probe the critics once per seed; each run and the summary over seeds.
 
     Each run holds `i_nce`, `log_k`, `num_candidates`, the probe keys, `accuracy` (the
-    source's headline metric, named in `metric`) and `seconds`.
+    source's headline metric, named in `metric`) and `seconds`. ``baseline`` adds
+    ``random_init``: the headline probe of untrained critics (first seed only, to keep
+    sweeps cheap).
     """
     if not seeds:
         raise ValueError("need at least one seed")
@@ -88,7 +103,7 @@ def estimate_mi(
         seconds = time.perf_counter() - start
         runs.append({"seed": seed, **metrics, "accuracy": metrics[metric], "seconds": seconds})
     k = int(runs[0]["num_candidates"])
-    return {
+    result = {
         "views": source.name,
         "metric": metric,
         "num_candidates": k,
@@ -97,6 +112,9 @@ def estimate_mi(
         "summary": summarize(runs),
         "seconds": sum(run["seconds"] for run in runs),
     }
+    if baseline:
+        result["random_init"] = random_init_baseline(source, config, sizes, seeds[0], metric)
+    return result
 
 
 def run_mi(
@@ -106,9 +124,10 @@ def run_mi(
     seeds: Sequence[int],
     progress_factory: ProgressFactory | None = None,
     data: str | None = None,
+    baseline: bool = True,
 ) -> dict[str, Any]:
     """`estimate_mi` plus what was run (`infomin mi`'s results.json)."""
-    result = estimate_mi(source, config, sizes, seeds, progress_factory)
+    result = estimate_mi(source, config, sizes, seeds, progress_factory, baseline)
     return {
         **result,
         "data": data,
@@ -143,4 +162,8 @@ def mi_table(result: Mapping[str, Any]) -> str:
         ["mean ± std", pm(summary["i_nce"]), result["num_candidates"], result["log_k"],
          *(pm(summary[k]) for k in probes), pm(summary["seconds"], 0)]
     )  # fmt: skip
+    if "random_init" in result:
+        base = result["random_init"]
+        cells = [base["accuracy"] if k == result["metric"] else "" for k in probes]
+        rows.append([f"random init (seed {base['seed']})", base["i_nce"], "", "", *cells, ""])
     return markdown_table(header, rows)

@@ -4,28 +4,45 @@ Why: the paper's toy shows that only the shared factors are learned, and that a 
 background is a shortcut that suppresses the digit. Each row trains the two critics of
 `infomin.experiments.pairs` on `ToyPairSource` pairs sharing one set of factors, then
 probes f2's frozen features (linear digit and background accuracy, position error of a
-ridge probe) on single frames of held-out digits and photo regions. A random-init
+ridge probe) on single frames of held-out digit images and photo regions. A random-init
 encoder of the same architecture, probed the same way, is the baseline the claims are
-measured against; chance is the floor.
+measured against; chance is the floor. Rows may also be points of the toy ladder
+(`ladder=S`, see `infomin.views.toy`).
 
-Speed (2 CPU cores): the prototype (width-32 convnet, 6,000 pairs, 8 epochs) took 80 s a
-row. The default here is a half-width convnet (16 base channels) with a 2 x 2 pooled
-map (global pooling throws position away) on the prototype's 32 px canvas, trained on
-fewer pairs; the probe sets are rendered once per seed and shared by all rows, and the
-probes are linear only (no kNN). See `ToyConfig` and `quick_config` for the sizes.
+Speed: the prototype (width-32 convnet, 6,000 pairs, 8 epochs) took 80 s a row on 2
+cores. Here (measured, see `ToyConfig`): a quarter-width convnet (8 base channels),
+4,096 pairs, 8 epochs, linear probes only (no kNN), probe sets rendered once per seed
+and shared by all rows. The (row, seed) jobs are independent, so they run in
+`workers` processes of `threads` torch threads each (default 2 x 1): small convolutions
+parallelise badly inside one op, and on a busy 2-core machine two intra-op threads cost
+up to 8x the time of one per step (measured), while two single-threaded processes
+keep both cores busy. Measured on 2 cores shared with other jobs: the full table cost
+485 CPU-s (12.7 min wall: it got 0.63 of a core on average), the quick one 114 CPU-s
+(118 s wall); with both cores free that is about 4-5 min and 1 min.
+
+Pooling: the backbone keeps a 2 x 2 map (`pool_size=2`). Global pooling (1 x 1) threw
+position away: random-init position error 3.1 px vs 2.5 px, position-sharing row
+0.94 px vs 0.70 px; a 4 x 4 map was no better than 2 x 2 (one seed, full sizes).
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import multiprocessing
+import queue
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import torch
 
+from infomin.data.moving_digits import RenderConfig
 from infomin.evaluate.protocol import chance_levels, evaluate_features
 from infomin.experiments.pairs import (
     CriticConfig,
@@ -37,7 +54,15 @@ from infomin.experiments.pairs import (
 )
 from infomin.progress import ProgressCallback
 from infomin.reports import markdown_table
-from infomin.views.toy import ToyPairSource, parse_shared, shared_label, toy_probe_set
+from infomin.views.toy import (
+    LADDER_RANGE,
+    TOY_TASKS,
+    ToyPairSource,
+    parse_shared,
+    shared_label,
+    toy_probe_set,
+    toy_probe_targets,
+)
 
 ROWS: tuple[str, ...] = (
     "digit",
@@ -51,6 +76,7 @@ ROWS: tuple[str, ...] = (
 ROW_TITLES = {"digit+position+background": "all three"}
 BASELINE = "random-init"
 CHANCE = "chance"
+LADDER_PREFIX = "ladder="
 # (result key, column title); accuracies are linear-probe top-1 in percent.
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("digit.linear_top1", "digit acc %"),
@@ -61,16 +87,36 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 ProgressFactory = Callable[[str], ProgressCallback]
 
 
+def canonical_row(row: str) -> str:
+    """`background+digit` -> `digit+background`, `all` -> the three, `ladder=0.50` ->
+    `ladder=0.5`; raises `ValueError` naming the valid choices."""
+    text = row.strip().lower()
+    if not text.startswith(LADDER_PREFIX):
+        try:
+            return shared_label(parse_shared(text))
+        except ValueError as err:
+            raise ValueError(f"bad row {row!r}: {err}; or a ladder point ladder=S") from None
+    try:
+        step = float(text.removeprefix(LADDER_PREFIX))
+    except ValueError:
+        raise ValueError(f"ladder row must be ladder=S with a number S, got {row!r}") from None
+    low, high = LADDER_RANGE
+    if not low <= step <= high:
+        raise ValueError(f"ladder row {row!r}: S must be in [{low:g}, {high:g}]")
+    return f"{LADDER_PREFIX}{step:g}"
+
+
 @dataclass(frozen=True)
 class ToyConfig:
     """Everything that decides the table; the defaults are the full 3-seed run."""
 
     rows: tuple[str, ...] = ROWS
     seeds: int = 3
+    first_seed: int = 0
     canvas: int = 32
     digit_size: int = 20
     dim: float = 0.6
-    width: float = 0.5  # convnet width multiplier: 16 base channels
+    width: float = 0.25  # convnet width multiplier: 8 base channels (prototype: 32)
     pool_size: int = 2  # a 2 x 2 map keeps position for the localisation probe
     embed_dim: int = 64
     temperature: float = 0.1
@@ -82,16 +128,34 @@ class ToyConfig:
     test_batch: int = 256  # K of the held-out I_NCE
     probe_train: int = 3000
     probe_test: int = 1000
-    first_seed: int = 0
+    workers: int = 2  # processes for the (row, seed) jobs; 1 = in this process
+    threads: int = 1  # torch threads per worker
 
     def __post_init__(self) -> None:
-        for name in ("seeds", "epochs", "batch_size", "train_pairs", "test_pairs", "test_batch"):
+        counts = ("seeds", "epochs", "batch_size", "train_pairs", "test_pairs", "test_batch",
+                  "probe_train", "probe_test", "workers", "threads", "pool_size")  # fmt: skip
+        for name in counts:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.train_pairs < self.batch_size or self.test_pairs < self.test_batch:
-            raise ValueError("need train_pairs >= batch_size and test_pairs >= test_batch")
-        for row in self.rows:
-            parse_shared(row)
+        if self.train_pairs < self.batch_size:
+            raise ValueError(f"train_pairs ({self.train_pairs}) must be >= batch_size")
+        if self.test_pairs < self.test_batch:
+            raise ValueError(f"test_pairs ({self.test_pairs}) must be >= test_batch")
+        if not self.rows:
+            raise ValueError("need at least one row")
+        object.__setattr__(self, "rows", tuple(canonical_row(row) for row in self.rows))
+        if len(set(self.rows)) != len(self.rows):
+            raise ValueError(f"rows repeat: {', '.join(self.rows)}")
+        RenderConfig(self.canvas, self.digit_size, self.dim)  # validates the sizes
+
+    @property
+    def render(self) -> RenderConfig:
+        return RenderConfig(self.canvas, self.digit_size, self.dim)
+
+    @property
+    def steps(self) -> int:
+        """Optimiser steps of one row and seed."""
+        return self.epochs * (self.train_pairs // self.batch_size)
 
     def critic(self, seed: int) -> CriticConfig:
         return CriticConfig(
@@ -101,24 +165,35 @@ class ToyConfig:
         )  # fmt: skip
 
     def source(self, row: str) -> ToyPairSource:
+        """The pair source of a (canonical) row name."""
+        if row.startswith(LADDER_PREFIX):
+            step = float(row.removeprefix(LADDER_PREFIX))
+            return ToyPairSource("digit+background", self.canvas, self.digit_size, self.dim, step)
         return ToyPairSource(row, self.canvas, self.digit_size, self.dim)
 
 
 def quick_config(**changes: Any) -> ToyConfig:
-    """One seed and smaller sizes: the whole table in about two minutes on 2 cores."""
+    """One seed and smaller sizes: the whole table in about a minute or two on 2 cores."""
     quick = {"seeds": 1, "train_pairs": 3072, "epochs": 6, "probe_train": 2000}
     return replace(ToyConfig(), **{**quick, **changes})
 
 
-def canonical_rows(rows: Sequence[str]) -> tuple[str, ...]:
-    """Row names in canonical factor order (`background+digit` -> `digit+background`)."""
-    return tuple(shared_label(parse_shared(row)) for row in rows)
+# --- one (row, seed) job -----------------------------------------------------------------
 
 
-@dataclass
+@dataclass(frozen=True)
 class _ProbeData:
     train: ProbeSet
     test: ProbeSet
+
+
+@functools.lru_cache(maxsize=3)
+def _probe_data(render: RenderConfig, n_train: int, n_test: int, seed: int) -> _ProbeData:
+    """The probe frames of one seed, shared by every row run in this process."""
+    return _ProbeData(
+        toy_probe_set(render, "train", n_train, seed),
+        toy_probe_set(render, "test", n_test, seed),
+    )
 
 
 def _probe(critics: PairCritics, probes: _ProbeData) -> dict[str, float]:
@@ -129,38 +204,121 @@ def _probe(critics: PairCritics, probes: _ProbeData) -> dict[str, float]:
     )  # fmt: skip
 
 
-def _random_init(config: ToyConfig, seed: int, probes: _ProbeData) -> dict[str, float]:
-    """The same architecture, untrained (seeded like the row's critics), probed the same way."""
-    torch.manual_seed(seed)
-    critics = PairCritics((3, 3), config.canvas, config.critic(seed)).eval()
-    return _probe(critics, probes)
-
-
-def _train_row(
-    config: ToyConfig, row: str, seed: int, probes: _ProbeData, progress: ProgressCallback | None
+def run_job(
+    config: ToyConfig, row: str, seed: int, progress: ProgressCallback | None = None
 ) -> dict[str, float]:
-    source = config.source(row)
-    critics = train_critics(source.pairs("train", config.train_pairs, seed), config.critic(seed),
-                            progress)  # fmt: skip
-    estimate = held_out_i_nce(
-        critics, source.pairs("test", config.test_pairs, seed), config.test_batch
-    )
-    return {"i_nce": estimate.i_nce, **_probe(critics, probes)}
+    """Metrics of one row (or the random-init baseline) for one seed, with its seconds."""
+    begin = time.perf_counter()
+    probes = _probe_data(config.render, config.probe_train, config.probe_test, seed)
+    if row == BASELINE:
+        # The same architecture, untrained, seeded like the row's critics.
+        torch.manual_seed(seed)
+        critics = PairCritics((3, 3), config.canvas, config.critic(seed)).eval()
+        metrics = _probe(critics, probes)
+    else:
+        source = config.source(row)
+        pairs = source.pairs("train", config.train_pairs, seed)
+        critics = train_critics(pairs, config.critic(seed), progress)
+        held_out = source.pairs("test", config.test_pairs, seed)
+        estimate = held_out_i_nce(critics, held_out, config.test_batch)
+        metrics = {"i_nce": estimate.i_nce, **_probe(critics, probes)}
+    if progress is not None and row == BASELINE:
+        progress(1, 1)
+    return {"seed": seed, **metrics, "seconds": time.perf_counter() - begin}
 
 
-def _summary(per_seed: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
-    """Mean and sample std (0 with one seed) of every numeric key over seeds."""
-    keys = [k for k in per_seed[0] if k != "seed"]
-    mean = {k: statistics.fmean(run[k] for run in per_seed) for k in keys}
-    std = {
-        k: statistics.stdev(run[k] for run in per_seed) if len(per_seed) > 1 else 0.0 for k in keys
-    }
-    return mean, std
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run with `count` torch threads, then restore the previous setting."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
-def _row_result(name: str, kind: str, per_seed: list[dict[str, float]]) -> dict[str, Any]:
-    mean, std = _summary(per_seed)
-    return {"name": name, "kind": kind, "per_seed": per_seed, "mean": mean, "std": std}
+# --- running the jobs --------------------------------------------------------------------
+
+Job = tuple[str, int]  # (row, seed)
+JobProgress = Callable[[str, int, int, int], None]  # (row, seed, done, total)
+
+_WORKER_QUEUE: Any = None
+
+
+def _init_worker(threads: int, progress_queue: Any) -> None:
+    global _WORKER_QUEUE
+    torch.set_num_threads(threads)
+    _WORKER_QUEUE = progress_queue
+
+
+def _worker_job(config: ToyConfig, row: str, seed: int) -> dict[str, float]:
+    def report(done: int, total: int) -> None:
+        if _WORKER_QUEUE is not None and (done % 8 == 0 or done == total):
+            _WORKER_QUEUE.put((row, seed, done, total))
+
+    return run_job(config, row, seed, report)
+
+
+def _run_here(config: ToyConfig, jobs: list[Job], report: JobProgress) -> dict[Job, Any]:
+    results = {}
+    with torch_threads(config.threads):
+        for row, seed in jobs:
+            callback = functools.partial(report, row, seed)
+            results[(row, seed)] = run_job(config, row, seed, callback)
+    return results
+
+
+def _drain(progress_queue: Any, report: JobProgress) -> None:
+    while True:
+        try:
+            report(*progress_queue.get_nowait())
+        except queue.Empty:
+            return
+
+
+def _run_in_pool(config: ToyConfig, jobs: list[Job], report: JobProgress) -> dict[Job, Any]:
+    """Run the jobs in `workers` spawned processes; progress comes back through a queue."""
+    context = multiprocessing.get_context("spawn")  # fork after torch threads can hang
+    progress_queue = context.Queue()
+    pool = ProcessPoolExecutor(
+        min(config.workers, len(jobs)), mp_context=context,
+        initializer=_init_worker, initargs=(config.threads, progress_queue),
+    )  # fmt: skip
+    futures: dict[Future[Any], Job] = {}
+    try:
+        futures = {pool.submit(_worker_job, config, row, seed): (row, seed) for row, seed in jobs}
+        results, pending = {}, set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+            _drain(progress_queue, report)
+            for future in done:
+                results[futures[future]] = future.result()
+        return results
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _RowBars:
+    """One progress bar per row, summing its seeds' steps."""
+
+    def __init__(self, factory: ProgressFactory | None, config: ToyConfig, rows: list[str]):
+        self.bars = {row: factory(f"{_title(row)}") for row in rows} if factory else {}
+        self.done: dict[Job, int] = {}
+        self.seeds = config.seeds
+
+    def __call__(self, row: str, seed: int, done: int, total: int) -> None:
+        self.done[(row, seed)] = done
+        if row in self.bars:
+            finished = sum(v for (r, _), v in self.done.items() if r == row)
+            self.bars[row](finished, total * self.seeds)
+
+
+def _title(row: str) -> str:
+    return ROW_TITLES.get(row, row)
+
+
+# --- the table ---------------------------------------------------------------------------
 
 
 def run_toy_table(
@@ -168,18 +326,27 @@ def run_toy_table(
 ) -> dict[str, Any]:
     """Train and probe every row for every seed; return the table as plain data.
 
-    Keys: `config`, `seeds`, `log_k`, `num_candidates`, `rows` (a list, table order: the
-    shared-factor rows, then `random-init`, then `chance`; each with `name`, `kind`,
-    `shared`, `per_seed` (every seed's metrics and seconds), `mean`, `std`), `claims`
-    (the acceptance checks, see `check_claims`), `columns` and `elapsed_s`.
+    `progress_factory(description)` returns a `(done, total)` callback per row (e.g.
+    `infomin.progress.progress_bars()`'s task factory). Keys of the result: `config`,
+    `seeds`, `num_candidates` and `log_k` (of the held-out I_NCE), `columns`, `rows` (a
+    list in table order: the configured rows, then `random-init`, then `chance`; each has
+    `name`, `kind` ("shared", "ladder", "baseline", "chance"), `shared`, `per_seed`
+    (every seed's metrics and `seconds`), `mean` and `std`), `claims` (`check_claims`),
+    `row_seconds` (summed over seeds) and `elapsed_s` (wall).
     """
     config = config or ToyConfig()
     start = time.perf_counter()
     seeds = list(range(config.first_seed, config.first_seed + config.seeds))
-    probes = {seed: _probe_data(config, seed) for seed in seeds}
-    rows = [_run_row(config, row, seeds, probes, progress_factory) for row in config.rows]
-    rows.append(_baseline_row(config, seeds, probes))
-    rows.append(_chance_row(probes[seeds[0]]))
+    names = [*config.rows, BASELINE]
+    jobs = [(row, seed) for row in names for seed in seeds]
+    bars = _RowBars(progress_factory, config, names)
+    runner = _run_in_pool if config.workers > 1 else _run_here
+    try:
+        done = runner(config, jobs, bars)
+    finally:
+        _probe_data.cache_clear()  # the in-process runner's probe frames: free them
+    rows = [_row(config, name, [done[(name, seed)] for seed in seeds]) for name in names]
+    rows.append(_chance_row(config, seeds[0]))
     return {
         "config": asdict(config),
         "seeds": seeds,
@@ -188,78 +355,70 @@ def run_toy_table(
         "columns": [list(column) for column in COLUMNS],
         "rows": rows,
         "claims": check_claims(rows),
+        "row_seconds": _row_seconds(rows),
         "elapsed_s": time.perf_counter() - start,
     }
 
 
-def _probe_data(config: ToyConfig, seed: int) -> _ProbeData:
-    render = config.source("none").config
-    return _ProbeData(
-        toy_probe_set(render, "train", config.probe_train, seed),
-        toy_probe_set(render, "test", config.probe_test, seed),
-    )
+def _row_seconds(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Seconds each row took, summed over its seeds (chance costs nothing)."""
+    return {
+        row["name"]: sum(run["seconds"] for run in row["per_seed"])
+        for row in rows
+        if row["kind"] != "chance"
+    }
 
 
-def _run_row(
-    config: ToyConfig,
-    row: str,
-    seeds: list[int],
-    probes: dict[int, _ProbeData],
-    progress_factory: ProgressFactory | None,
-) -> dict[str, Any]:
-    per_seed = []
-    steps = config.epochs * (config.train_pairs // config.batch_size)
-    update = progress_factory(f"shared: {row}") if progress_factory else None
-    for i, seed in enumerate(seeds):
-        begin = time.perf_counter()
-
-        def report(done: int, _total: int, offset: int = i * steps) -> None:
-            if update is not None:
-                update(offset + done, steps * len(seeds))
-
-        metrics = _train_row(config, row, seed, probes[seed], report)
-        per_seed.append({"seed": seed, **metrics, "seconds": time.perf_counter() - begin})
-    result = _row_result(row, "shared", per_seed)
-    result["shared"] = sorted(parse_shared(row))
-    return result
+def _summary(per_seed: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
+    """Mean and sample std (0 with one seed) of every numeric key over seeds."""
+    keys = [k for k in per_seed[0] if k != "seed"]
+    mean = {k: statistics.fmean(run[k] for run in per_seed) for k in keys}
+    one = len(per_seed) == 1
+    std = {k: 0.0 if one else statistics.stdev(run[k] for run in per_seed) for k in keys}
+    return mean, std
 
 
-def _baseline_row(
-    config: ToyConfig, seeds: list[int], probes: dict[int, _ProbeData]
-) -> dict[str, Any]:
-    per_seed = []
-    for seed in seeds:
-        begin = time.perf_counter()
-        metrics = _random_init(config, seed, probes[seed])
-        per_seed.append({"seed": seed, **metrics, "seconds": time.perf_counter() - begin})
-    return {**_row_result(BASELINE, "baseline", per_seed), "shared": []}
+def _row(config: ToyConfig, name: str, per_seed: list[dict[str, float]]) -> dict[str, Any]:
+    mean, std = _summary(per_seed)
+    if name == BASELINE:
+        kind, shared = "baseline", []
+    elif name.startswith(LADDER_PREFIX):
+        kind, shared = "ladder", sorted(config.source(name).shared)
+    else:
+        kind, shared = "shared", sorted(parse_shared(name))
+    return {"name": name, "kind": kind, "shared": shared, "per_seed": per_seed,
+            "mean": mean, "std": std}  # fmt: skip
 
 
-def _chance_row(probes: _ProbeData) -> dict[str, Any]:
-    chance = chance_levels(probes.train.tasks, probes.train.targets, probes.test.targets)
-    return {**_row_result(CHANCE, "chance", [chance]), "shared": []}
+def _chance_row(config: ToyConfig, seed: int) -> dict[str, Any]:
+    """What a representation-free guess scores on the probe sets of the first seed."""
+    _, train = toy_probe_targets(config.render, "train", config.probe_train, seed)
+    _, test = toy_probe_targets(config.render, "test", config.probe_test, seed)
+    chance = chance_levels(TOY_TASKS, train, test)
+    return {"name": CHANCE, "kind": "chance", "shared": [], "per_seed": [chance],
+            "mean": dict(chance), "std": dict.fromkeys(chance, 0.0)}  # fmt: skip
 
 
-# --- the acceptance claims -------------------------------------------------------------
+# --- the acceptance claims ---------------------------------------------------------------
 
-# (description, row, metric, direction): direction +1 means "row above the reference".
+# (claim, row, reference row, metric, direction): +1 means "row above the reference".
 CLAIMS: tuple[tuple[str, str, str, str, int], ...] = (
     ("digit only raises digit accuracy", "digit", BASELINE, "digit.linear_top1", +1),
     ("digit only lowers background accuracy", "digit", BASELINE, "background.linear_top1", -1),
     ("background only lowers digit accuracy", "background", BASELINE, "digit.linear_top1", -1),
     ("background only raises background accuracy", "background", BASELINE,
      "background.linear_top1", +1),
-    ("digit+background has lower digit accuracy than digit (shortcut)", "digit+background",
-     "digit", "digit.linear_top1", -1),
+    ("digit+background: lower digit accuracy than digit alone (the shortcut)",
+     "digit+background", "digit", "digit.linear_top1", -1),
 )  # fmt: skip
 
 
 def check_claims(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each claim as `row - reference` on a metric, paired by seed.
+    """Each claim as `row - reference` on a metric, paired by seed (same data, same init).
 
-    `holds` needs the mean difference in the claimed direction and larger than its spread
-    (the sample std of the per-seed differences; with one seed the spread is unknown and
-    only the sign is checked, `spread` is None).
+    `holds` needs the mean difference in the claimed direction and larger than its spread,
+    the sample std of the per-seed differences. With one seed the spread is unknown
+    (`None`) and only the sign is checked. Claims whose rows were not run are left out.
     """
     by_name = {row["name"]: row for row in rows}
     checks = []
@@ -279,7 +438,7 @@ def check_claims(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return checks
 
 
-# --- markdown --------------------------------------------------------------------------
+# --- markdown and plot -------------------------------------------------------------------
 
 
 def _cell(row: dict[str, Any], key: str) -> str:
@@ -292,49 +451,104 @@ def _cell(row: dict[str, Any], key: str) -> str:
 
 
 def render_toy_markdown(results: dict[str, Any]) -> str:
-    """The table (mean ± std over seeds), what was run, and the claims with their verdicts."""
-    config = results["config"]
+    """The table (mean ± std over seeds), what was run, timings and the claims' verdicts."""
     header = ["shared"] + [
         f"{title} (log K = {results['log_k']:.2f})" if key == "i_nce" else title
         for key, title in COLUMNS
     ]
-    table = [
-        [ROW_TITLES.get(row["name"], row["name"]), *(_cell(row, k) for k, _ in COLUMNS)]
-        for row in results["rows"]
-    ]
-    seeds = len(results["seeds"])
+    table = [[_title(row["name"]), *(_cell(row, k) for k, _ in COLUMNS)]
+             for row in results["rows"]]  # fmt: skip
+    seeds = results["seeds"]
     lines = [
         "# Colorful-Moving-MNIST: what the views share is what is learned",
         "",
-        f"{seeds} seed(s) ({', '.join(map(str, results['seeds']))}); cells are mean ± std "
-        "over seeds. Linear probes on f2's frozen features (single frames of held-out "
-        "digit images and photo regions); accuracies in %, position error = mean distance "
-        "in px of a ridge probe. I_NCE on held-out pairs with K = "
-        f"{results['num_candidates']} candidates.",
+        f"{len(seeds)} seed(s) ({', '.join(map(str, seeds))}); cells are mean ± std over "
+        "seeds. Linear probes on f2's frozen features, fitted on single frames of training "
+        "digit images and photo regions, scored on held-out ones; accuracies in %, position "
+        "error = mean distance (px) of a ridge probe's prediction. I_NCE on held-out pairs "
+        f"with K = {results['num_candidates']} candidates (ceiling log K).",
         "",
         markdown_table(header, table),
         "",
-        f"Setup: {config['canvas']} px canvas, {config['digit_size']} px digits, background "
-        f"dimmed to {config['dim']:.0%}; convnet width x{config['width']} with a "
-        f"{config['pool_size']}x{config['pool_size']} pooled map; {config['train_pairs']} "
-        f"pairs, {config['epochs']} epochs, training K = {config['batch_size']}; probe "
-        f"{config['probe_train']} train / {config['probe_test']} test frames. "
-        f"Elapsed {results['elapsed_s']:.0f} s.",
+        _setup_line(results),
         "",
         *_claims_markdown(results["claims"]),
     ]
     return "\n".join(lines) + "\n"
 
 
+def _setup_line(results: dict[str, Any]) -> str:
+    c = results["config"]
+    times = ", ".join(
+        f"{_title(name)} {seconds / len(results['seeds']):.0f}"
+        for name, seconds in results["row_seconds"].items()
+    )
+    return (
+        f"Setup: {c['canvas']} px canvas, {c['digit_size']} px digits, background dimmed to "
+        f"{c['dim']:.0%}; v1 and v2 single frames; convnet width x{c['width']} with a "
+        f"{c['pool_size']}x{c['pool_size']} pooled map, two encoders; {c['train_pairs']} "
+        f"pairs x {c['epochs']} epochs, training K = {c['batch_size']}; probes on "
+        f"{c['probe_train']} / {c['probe_test']} frames. Wall time "
+        f"{results['elapsed_s']:.0f} s with {c['workers']} worker(s) x {c['threads']} "
+        f"thread(s); seconds per seed: {times}."
+    )
+
+
 def _claims_markdown(claims: list[dict[str, Any]]) -> list[str]:
     if not claims:
         return []
-    lines = ["## Claims (paired by seed, difference vs its spread)", ""]
+    lines = ["## Claims (row - reference, paired by seed; must exceed its spread)", ""]
     for claim in claims:
-        spread = "n/a (1 seed)" if claim["spread"] is None else f"{claim['spread']:.2f}"
+        spread = "unknown with 1 seed" if claim["spread"] is None else f"{claim['spread']:.2f}"
         verdict = "holds" if claim["holds"] else "does NOT hold"
         lines.append(
-            f"- {claim['claim']}: {claim['metric']} {claim['row']} - {claim['reference']} = "
-            f"{claim['difference']:+.2f} (spread {spread}): {verdict}"
+            f"- {claim['claim']}: {claim['metric']}, {_title(claim['row'])} - "
+            f"{claim['reference']} = {claim['difference']:+.2f} (spread {spread}): {verdict}"
         )
     return lines
+
+
+def save_toy_plot(results: dict[str, Any], path: str | Path) -> Path:
+    """`toy.png`: accuracies, position error and I_NCE per row (error bars = std over
+    seeds; dashed = random-init, dotted = chance, grey line = log K)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from infomin.outputs import atomic_write
+
+    rows = {row["name"]: row for row in results["rows"]}
+    trained = [row for row in results["rows"] if row["kind"] in ("shared", "ladder")]
+    labels = [_title(row["name"]) for row in trained]
+    x = range(len(trained))
+    figure = Figure(figsize=(15, 4.6), layout="constrained")
+    FigureCanvasAgg(figure)
+    accuracy, position, mi = figure.subplots(1, 3)
+    metrics = (("digit.linear_top1", "digit", "tab:blue", -0.2),
+               ("background.linear_top1", "background", "tab:orange", 0.2))  # fmt: skip
+    for key, label, colour, shift in metrics:
+        accuracy.bar([i + shift for i in x], [r["mean"][key] for r in trained], 0.4,
+                     yerr=[r["std"][key] for r in trained], color=colour, label=label,
+                     capsize=3)  # fmt: skip
+        _reference_lines(accuracy, rows, key, colour)
+    accuracy.plot([], [], "k--", linewidth=1, label=BASELINE)
+    accuracy.plot([], [], "k:", linewidth=1, label=CHANCE)
+    accuracy.set(ylabel="linear probe top-1 %", title="what is learned")
+    accuracy.legend(fontsize=8)
+    key = "position.linear_mae_px"
+    position.bar(x, [r["mean"][key] for r in trained], 0.6, yerr=[r["std"][key] for r in trained],
+                 color="tab:green", capsize=3)  # fmt: skip
+    _reference_lines(position, rows, key, "tab:green")
+    position.set(ylabel="position error px (lower is better)", title="localisation")
+    mi.bar(x, [r["mean"]["i_nce"] for r in trained], 0.6,
+           yerr=[r["std"]["i_nce"] for r in trained], color="tab:purple", capsize=3)  # fmt: skip
+    mi.axhline(results["log_k"], color="grey", linewidth=1)
+    mi.set(ylabel=f"I_NCE (nats; log K = {results['log_k']:.2f})", title="what the views share")
+    for axis in (accuracy, position, mi):
+        axis.set_xticks(list(x), labels, rotation=30, ha="right", fontsize=8)
+    return atomic_write(path, lambda tmp: figure.savefig(tmp, format="png", dpi=100))
+
+
+def _reference_lines(axis: Any, rows: dict[str, Any], key: str, colour: str) -> None:
+    for name, style in ((BASELINE, "--"), (CHANCE, ":")):
+        if name in rows and key in rows[name]["mean"]:
+            axis.axhline(rows[name]["mean"][key], color=colour, linestyle=style, linewidth=1)

@@ -12,9 +12,9 @@ Grammar (``GRAMMAR`` below, shown in every error)::
 
 Kinds, their parameters, and what the probe sees:
 
-- ``colorspace:SPACE[,size=PX]`` (main: ``space``): v1 = the first channel, v2 = the
-  other two of the same image in colour space SPACE (lab, ycbcr, ydbdr, yuv, yiq, ypbpr,
-  xyz, hsv, hed, luv, rgbcie, or rgb), each channel standardised
+- ``colorspace:SPACE[,size=PX,photo_size=PX]`` (main: ``space``): v1 = the first
+  channel, v2 = the other two of the same image in colour space SPACE (lab, ycbcr, ydbdr,
+  yuv, yiq, ypbpr, xyz, hsv, hed, luv, rgbcie, or rgb), each channel standardised
   (`to_normalized_color_space`); one encoder per group. Probe: both encoders' features
   concatenated (CMC's protocol).
 - ``patches:distance=PX[,size=PX,photo_size=PX]`` (main: ``distance``): two
@@ -22,8 +22,8 @@ Kinds, their parameters, and what the probe sees:
   on photos resized to short side ``photo_size`` (default 192). photo-patches only.
   Probe: f1 on single patches, label = the photo.
 - ``recipe:NAME[,crop_scale=LOW,jitter_strength=S,blur_sigma=MAX,blur_p=P,
-  randaugment_magnitude=M,grayscale_p=P,jitter_p=P,flip_p=P,size=PX]`` (main:
-  ``recipe``, one of A-E): two independently augmented copies of the same image. On
+  randaugment_magnitude=M,grayscale_p=P,jitter_p=P,flip_p=P,size=PX,photo_size=PX]``
+  (main: ``recipe``, one of A-E): two independently augmented copies of the same image. On
   images of at most 96 px the recipe's *defaults* are first adapted by
   `adapt_to_small_images`; the parameters written in the spec are then applied exactly
   (``crop_scale=LOW`` is the crop range (LOW, 1); ``blur_sigma=MAX`` is sigma ~ U(0.1,
@@ -35,6 +35,10 @@ Kinds, their parameters, and what the probe sees:
   position, background joined by "+", or all / none); ``ladder`` in [0, 2] is the toy's
   strength ladder (its SHARED defaults to digit+background). Delegates to
   `infomin.views.toy.ToyPairSource` (probe: f2 on single frames).
+
+``size`` is the image side: the patch side on photo-patches (default 32; ``photo_size``
+is the photos' short side, default 192, so size=16,photo_size=96 sees the same field at
+half resolution), a resize + centre crop on other datasets.
 
 Datasets (``data`` argument / ``--data``). colorspace and recipe take any labelled image
 dataset of `infomin.data.load_dataset`; their default is ``photo-patches`` (32 px patches
@@ -83,10 +87,10 @@ from infomin.views.recipes import (
 
 GRAMMAR = (
     "SPEC is KIND[:ITEM,...] with ITEM = VALUE (main parameter, first) or NAME=VALUE; kinds: "
-    "colorspace:SPACE[,size=PX] | patches:distance=PX[,size=PX,photo_size=PX] | "
+    "colorspace:SPACE[,size=PX,photo_size=PX] | patches:distance=PX[,size=PX,photo_size=PX] | "
     "recipe:A..E[,crop_scale=LOW,jitter_strength=S,blur_sigma=MAX,blur_p=P,"
-    "randaugment_magnitude=M,grayscale_p=P,jitter_p=P,flip_p=P,size=PX] | "
-    "toy:SHARED[,ladder=S] or toy:ladder=S"
+    "randaugment_magnitude=M,grayscale_p=P,jitter_p=P,flip_p=P,size=PX,photo_size=PX] | "
+    "toy:SHARED[,ladder=S,canvas=PX,digit_size=PX,dim=F] or toy:ladder=S"
 )
 
 PHOTO_PATCHES = "photo-patches"
@@ -106,15 +110,17 @@ class SpecError(ValueError):
 # ---------------------------------------------------------------------------------
 
 
-def _number(low: float | None = None, high: float | None = None, low_open: bool = False):
+def _number(low: float, high: float | None = None, low_open: bool = False):
     """A float converter with bounds (inclusive; ``low_open``: strictly above ``low``)."""
+    if high is None:
+        bound = f"> {low:g}" if low_open else f">= {low:g}"
+    else:
+        bound = f"in {'(' if low_open else '['}{low:g}, {high:g}]"
 
     def convert(text: str) -> float:
         value = float(text)
-        too_low = low is not None and (value <= low if low_open else value < low)
+        too_low = value <= low if low_open else value < low
         if too_low or (high is not None and value > high) or value != value:
-            above = f"> {low:g}" if low_open else f">= {low:g}"
-            bound = above if high is None else f"in {'(' if low_open else '['}{low:g}, {high:g}]"
             raise ValueError(f"must be {bound}, got {text}")
         return value
 
@@ -158,8 +164,14 @@ class Kind:
     bare_main: bool = True  # write the main parameter without its name (colorspace:lab)
 
 
+def _pool(p: dict[str, Any], data: str, data_dir: str | None) -> ImagePool:
+    if "photo_size" in p and data != PHOTO_PATCHES:
+        raise DatasetError(f"photo_size applies to photo-patches only, not {data!r}")
+    return ImagePool(data, data_dir, p.get("size"), p.get("photo_size"))
+
+
 def _build_colorspace(p: dict[str, Any], data: str, data_dir: str | None, name: str) -> PairSource:
-    return ColorSpaceSource(p["space"], ImagePool(data, data_dir, p.get("size")), name)
+    return ColorSpaceSource(p["space"], _pool(p, data, data_dir), name)
 
 
 def _build_patches(p: dict[str, Any], data: str, data_dir: str | None, name: str) -> PairSource:
@@ -168,8 +180,8 @@ def _build_patches(p: dict[str, Any], data: str, data_dir: str | None, name: str
 
 
 def _build_recipe(p: dict[str, Any], data: str, data_dir: str | None, name: str) -> PairSource:
-    overrides = {k: v for k, v in p.items() if k not in ("recipe", "size")}
-    return RecipeSource(p["recipe"], overrides, ImagePool(data, data_dir, p.get("size")), name)
+    overrides = {k: v for k, v in p.items() if k not in ("recipe", "size", "photo_size")}
+    return RecipeSource(p["recipe"], overrides, _pool(p, data, data_dir), name)
 
 
 def _build_toy(p: dict[str, Any], data: str, data_dir: str | None, name: str) -> PairSource:
@@ -193,13 +205,14 @@ _RECIPE_PARAMS: dict[str, Callable[[str], Any]] = {
     "grayscale_p": _PROBABILITY,
     "flip_p": _PROBABILITY,
     "size": _integer(8),
+    "photo_size": _integer(16),
 }
 
 KINDS: dict[str, Kind] = {
     "colorspace": Kind(
         "colorspace",
         "space",
-        {"space": canonical_color_space, "size": _integer(8)},
+        {"space": canonical_color_space, "size": _integer(8), "photo_size": _integer(16)},
         ("space",),
         None,
         PHOTO_PATCHES,
@@ -344,7 +357,9 @@ def parse_view_spec(spec: str, data: str | None = None, data_dir: str | None = N
     kind = KINDS[parsed.kind]
     data = data or kind.default_data
     if kind.datasets is not None and data not in kind.datasets:
-        raise SpecError(f"{kind.name} views need --data {' or '.join(kind.datasets)}, not {data!r}")
+        raise DatasetError(
+            f"{kind.name} views need data {' or '.join(kind.datasets)}, not {data!r}"
+        )
     return kind.build(parsed.values(), data, data_dir, str(parsed))
 
 
@@ -395,7 +410,7 @@ def _load_images(pool: ImagePool, split: str, n: int, seed: int) -> LabelledImag
         return _stack(load_dataset(PHOTO_PATCHES, split, **options), range(n))
     if pool.data == DIGITS:
         dataset = load_dataset(DIGITS, split, num_clips=n, frames=1, seed=seed)
-        return _stack(dataset, range(n))
+        return _stack(dataset, range(n), pool.size)
     dataset = load_dataset(pool.data, split, pool.data_dir)
     if not dataset.tasks:
         raise DatasetError(f"dataset {pool.data!r} has no labels: view experiments need a probe")

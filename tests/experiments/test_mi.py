@@ -1,0 +1,105 @@
+"""I_NCE over seeds: what is averaged, what is always reported, and the `mi` command."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from infomin.cli import main
+from infomin.data.base import Task
+from infomin.experiments.mi import estimate_mi, mean_std, mi_table, primary_metric, summarize
+from infomin.experiments.pairs import CriticConfig, PairSet, ProbeSet, Sizes
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny convnets on a busy 2-core machine run several times faster on one thread."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+TINY = CriticConfig(width=0.25, epochs=2, batch_size=64, embed_dim=16)
+TINY_SIZES = Sizes(train_pairs=128, test_pairs=128, probe_train=128, probe_test=64, test_batch=64)
+
+
+class SharedColour:
+    """v1, v2: two noisy copies of one colour; label: which of 4 red levels (known answer)."""
+
+    name = "shared-colour"
+    primary_metric = "level.linear_top1"
+
+    def _draw(self, n, seed):
+        g = torch.Generator().manual_seed(seed)
+        level = torch.randint(0, 4, (n,), generator=g)
+        colour = torch.rand(n, 3, 1, 1, generator=g)
+        colour[:, 0, 0, 0] = level.float() / 2
+        return colour, level, g
+
+    def pairs(self, split, n, seed):
+        colour, _, g = self._draw(n, seed + 100 * (split == "test"))
+        noise = lambda: 0.1 * torch.randn(n, 3, 8, 8, generator=g)  # noqa: E731
+        return PairSet(colour + noise(), colour + noise())
+
+    def probe_set(self, split, n, seed):
+        colour, level, g = self._draw(n, seed + 10 + 100 * (split == "test"))
+        images = colour + 0.1 * torch.randn(n, 3, 8, 8, generator=g)
+        task = {"level": Task("level", "classification", num_classes=4)}
+        return ProbeSet(images, None, {"level": level}, task)
+
+
+def test_mean_std_is_the_sample_spread_and_zero_for_one_value():
+    assert mean_std([1.0, 2.0, 3.0]) == {"mean": 2.0, "std": 1.0}
+    assert mean_std([5.0]) == {"mean": 5.0, "std": 0.0}
+    summary = summarize(
+        [{"seed": 0, "i_nce": 1.0, "a.b": 10.0}, {"seed": 1, "i_nce": 3.0, "a.b": 20.0}]
+    )
+    assert "seed" not in summary
+    assert summary["i_nce"]["mean"] == 2.0 and summary["a.b"]["std"] == pytest.approx(math.sqrt(50))
+
+
+def test_primary_metric_falls_back_to_the_first_linear_top1():
+    class Anonymous:
+        name = "x"
+
+    assert primary_metric(Anonymous(), {"b.knn_top1": 1.0, "d.linear_top1": 2.0}) == "d.linear_top1"
+    with pytest.raises(ValueError, match="no classification"):
+        primary_metric(Anonymous(), {"position.linear_mae_px": 1.0})
+
+
+def test_estimate_mi_reports_each_seed_k_log_k_and_the_spread():
+    result = estimate_mi(SharedColour(), TINY, TINY_SIZES, seeds=[0, 1], baseline=True)
+    assert [run["seed"] for run in result["runs"]] == [0, 1]
+    assert result["num_candidates"] == 64 and result["log_k"] == pytest.approx(math.log(64))
+    values = [run["i_nce"] for run in result["runs"]]
+    assert values[0] != values[1]  # seeds differ in data and initialisation
+    assert result["summary"]["i_nce"] == pytest.approx(mean_std(values))
+    assert all(run["i_nce"] <= run["log_k"] for run in result["runs"])
+    assert result["metric"] == "level.linear_top1"
+    assert all(run["accuracy"] == run["level.linear_top1"] for run in result["runs"])
+    control = result["random_init"]  # untrained critics: no shared information found
+    assert control["seed"] == 0 and abs(control["i_nce"]) < 0.5
+    table = mi_table(result)
+    assert "| K | log K |" in table and "±" in table and "random init" in table
+    assert table.count("\n") == 2 + 2 + 1  # header, rule, two seeds, mean row, control
+
+
+def test_mi_command_writes_results_with_k_and_log_k(tmp_path, capsys):
+    out = tmp_path / "mi"
+    code = main([
+        "mi", "--views", "colorspace:lab,size=16,photo_size=96", "--seeds", "1",
+        "--width", "0.25", "--epochs", "1", "--batch-size", "64", "--train-pairs", "128",
+        "--test-pairs", "128", "--test-batch", "64", "--probe-train", "128",
+        "--probe-test", "64", "--out", str(out),
+    ])  # fmt: skip
+    assert code == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["num_candidates"] == 64 and results["runs"][0]["num_candidates"] == 64
+    assert results["metric"] == "photo.linear_top1" and results["data"] == "photo-patches"
+    assert "critics are the pretrained encoders" in results["protocol"]
+    printed = capsys.readouterr().out
+    assert "I_NCE" in printed and "log K" in printed

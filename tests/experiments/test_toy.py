@@ -1,0 +1,122 @@
+"""The toy table: documented keys, claim checks on known numbers, the CLI's files."""
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from infomin.cli import main
+from infomin.experiments import toy
+from infomin.experiments.toy import (
+    BASELINE,
+    CHANCE,
+    ToyConfig,
+    check_claims,
+    render_toy_markdown,
+    run_toy_table,
+)
+
+TINY = ToyConfig(
+    rows=("digit", "background"), seeds=1, width=0.125, embed_dim=16, epochs=1,
+    batch_size=64, train_pairs=128, test_pairs=64, test_batch=64, probe_train=120,
+    probe_test=60, workers=1,
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tiny_results():
+    return run_toy_table(TINY)
+
+
+def test_tiny_table_returns_the_documented_keys(tiny_results):
+    results = tiny_results
+    assert {"config", "seeds", "num_candidates", "log_k", "columns", "rows", "claims",
+            "row_seconds", "elapsed_s"} <= set(results)  # fmt: skip
+    assert [row["name"] for row in results["rows"]] == ["digit", "background", BASELINE, CHANCE]
+    assert results["num_candidates"] == 64
+    for row in results["rows"]:
+        assert {"name", "kind", "shared", "per_seed", "mean", "std"} <= set(row)
+        assert {"digit.linear_top1", "background.linear_top1", "position.linear_mae_px"} <= set(
+            row["mean"]
+        )
+    trained = results["rows"][0]
+    assert trained["shared"] == ["digit"] and len(trained["per_seed"]) == 1
+    assert trained["mean"]["i_nce"] <= results["log_k"]
+    chance = results["rows"][-1]["mean"]
+    assert chance["digit.linear_top1"] == pytest.approx(10.0)
+    assert chance["background.linear_top1"] == pytest.approx(100 / 11)
+    assert [c["claim"] for c in results["claims"]][:1] == ["digit only raises digit accuracy"]
+    assert all(c["spread"] is None for c in results["claims"])  # one seed
+
+
+def test_markdown_shows_log_k_rows_and_claims(tiny_results):
+    text = render_toy_markdown(tiny_results)
+    assert "I_NCE (log K = 4.16)" in text
+    for name in ("| digit |", "| background |", "| random-init |", "| chance |"):
+        assert name in text
+    assert "## Claims" in text and "unknown with 1 seed" in text
+
+
+def _rows(values):
+    """Rows with given per-seed accuracies (the claim checker's input)."""
+    keys = ("digit.linear_top1", "background.linear_top1")
+    return [
+        {"name": name, "per_seed": [dict.fromkeys(keys, v) for v in per_seed]}
+        for name, per_seed in values.items()
+    ]
+
+
+def test_claims_need_the_right_sign_and_a_difference_above_the_spread():
+    clear = check_claims(_rows({"digit": [50, 52, 51], BASELINE: [30, 31, 29]}))
+    assert clear[0]["holds"] and clear[0]["difference"] == pytest.approx(21)
+    noisy = check_claims(_rows({"digit": [50, 20, 45], BASELINE: [30, 31, 29]}))
+    assert noisy[0]["difference"] > 0 and not noisy[0]["holds"]  # spread 16 > 8.3
+    wrong = check_claims(_rows({"digit": [20, 21, 22], BASELINE: [30, 31, 29]}))
+    assert not wrong[0]["holds"]
+
+
+def test_bad_rows_and_sizes_are_refused():
+    for rows, message in [(("digit", "colour"), "valid: digit"), (("ladder=2.5",), "in \\[0, 2\\]"),
+                          (("digit", "digit"), "repeat")]:  # fmt: skip
+        with pytest.raises(ValueError, match=message):
+            replace(TINY, rows=rows)
+    with pytest.raises(ValueError, match="train_pairs"):
+        replace(TINY, train_pairs=10)
+    assert replace(TINY, rows=("background+digit", "ladder=0.50")).rows == (
+        "digit+background",
+        "ladder=0.5",
+    )
+
+
+def test_cli_writes_its_files_with_worker_processes(tmp_path, monkeypatch, tiny_results):
+    """Two spawned workers give the same numbers as one in-process run."""
+    monkeypatch.setattr(toy, "quick_config", lambda **changes: replace(TINY, **changes))
+    out = tmp_path / "toy"
+    assert main(["toy", "--quick", "--workers", "2", "--out", str(out)]) == 0
+    for name in ("toy.md", "results.json", "config.yaml", "toy.png"):
+        assert (out / name).stat().st_size > 0, name
+    results = json.loads((out / "results.json").read_text())
+    assert results["config"]["workers"] == 2
+    for ours, theirs in zip(results["rows"], tiny_results["rows"], strict=True):
+        assert ours["mean"]["digit.linear_top1"] == pytest.approx(
+            theirs["mean"]["digit.linear_top1"]
+        )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [(["--rows", "digit", "colour"], "bad row 'colour'"), (["--seeds", "0"], "positive")],
+)
+def test_cli_refuses_bad_input_in_one_line(argv, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["toy", *argv, "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+
+
+@pytest.mark.slow
+def test_quick_table_reproduces_the_paper_claims():
+    """The quick table (1 seed): every claim has the paper's sign."""
+    results = run_toy_table(toy.quick_config(rows=("digit", "background", "digit+background")))
+    assert all(claim["holds"] for claim in results["claims"]), results["claims"]
