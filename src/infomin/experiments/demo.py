@@ -116,7 +116,7 @@ def render_report(results: dict[str, Any]) -> str:
             "listed factors; the second one is then probed on single frames. One seed here;",
             "`infomin toy --out DIR` runs three and reports mean ± std.",
             "",
-            render_toy_markdown(results["toy"]),
+            render_toy_markdown(results["toy"]).replace("# ", "### ", 1),
             "",
             "![toy](toy.png)",
             "",

@@ -311,18 +311,18 @@ EXPERIMENTS: dict[str, NamedExperiment] = {
     ),
     "blur": NamedExperiment(
         "blur",
-        "recipe:B,blur_p=1,size=16,photo_size=96",
+        "recipe:B,blur_p=1,blur_kernel_fraction=0.5,size=16,photo_size=96",
         "blur_sigma",
         ("0.1", "0.5", "1", "2", "4"),
-        "recipe B with Gaussian blur always on and its sigma's upper bound 0.1..4 px "
-        "(3x3 kernel at 16 px) on 16 px photo-patches; probe f1 on un-augmented patches",
+        "recipe B with Gaussian blur always on (9x9 kernel) and its sigma's upper bound "
+        "0.1..4 px on 16 px photo-patches; probe f1 on un-augmented patches",
     ),
     "randaugment": NamedExperiment(
         "randaugment",
         "recipe:D,size=16,photo_size=96",
         "randaugment_magnitude",
-        ("0", "2.5", "5", "7.5", "10"),
-        "recipe D (InfoMin Aug) with RandAugment magnitude 0..10 (timm's increasing ops) "
+        ("0", "2.5", "5", "7.5"),
+        "recipe D (InfoMin Aug) with RandAugment magnitude 0..7.5 (timm's increasing ops) "
         "on 16 px photo-patches; probe f1 on un-augmented patches",
     ),
 }
