@@ -285,3 +285,19 @@ def test_invalid_specs_fail_clearly() -> None:
     with pytest.raises(ValueError, match="choose one of"):
         get_recipe("Z")
     assert get_recipe("d") is RECIPES["D"]
+
+
+def test_randaugment_at_full_magnitude_never_posterizes_to_zero_bits():
+    """timm maps magnitude 10 to 0 bits, which Pillow refuses; we keep 1 bit."""
+    import random
+
+    from infomin.views import RECIPES, build_recipe
+
+    spec = RECIPES["D"]
+    randaugment = dataclasses.replace(spec.randaugment, magnitude=10.0, increasing=True)
+    transform = build_recipe(dataclasses.replace(spec, randaugment=randaugment), 32, small=False)
+    image = torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8)
+    random.seed(0)
+    torch.manual_seed(0)
+    for _ in range(200):
+        assert torch.isfinite(transform(image)).all()

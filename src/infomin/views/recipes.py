@@ -324,6 +324,12 @@ def _timm_op_names(ops: tuple[str, ...], increasing: bool) -> list[str]:
     return names
 
 
+def _posterize_keeping_a_bit(img: Image.Image, bits_to_keep: int, **kwargs: Any) -> Image.Image:
+    """timm maps the top magnitudes to 0 bits, which Pillow >= 11 refuses (ValueError);
+    1 bit is the same extreme and always valid."""
+    return timm_aa.posterize(img, max(1, int(bits_to_keep)), **kwargs)
+
+
 def build_timm_randaugment(spec: RandAugmentSpec, image_size: int) -> timm_aa.RandAugment:
     """timm's RandAugment for ``spec`` on images of side ``image_size`` (works on PIL)."""
     hparams = {
@@ -337,6 +343,8 @@ def build_timm_randaugment(spec: RandAugmentSpec, image_size: int) -> timm_aa.Ra
         randaugment.ops.append(_IdentityOp())
     for op in randaugment.ops:
         op.magnitude = float(spec.magnitude)
+        if op.name.startswith("Posterize"):
+            op.aug_fn = _posterize_keeping_a_bit
     return randaugment
 
 
