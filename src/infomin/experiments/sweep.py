@@ -325,6 +325,17 @@ EXPERIMENTS: dict[str, NamedExperiment] = {
         "recipe D (InfoMin Aug) with RandAugment magnitude 0..7.5 (timm's increasing ops) "
         "on 16 px photo-patches; probe f1 on un-augmented patches",
     ),
+    "toy-ladder": NamedExperiment(
+        "toy-ladder",
+        "toy:ladder=0",
+        "ladder",
+        ("0", "0.5", "1", "1.5", "2"),
+        "the toy ladder on colorful-moving-digits: s=0 digit and background shared, up to "
+        "1 the background stops being shared, past 1 the shared digit is replaced (colour "
+        "kept); probe f2 on single frames (digit accuracy)",
+        config=CriticConfig(width=0.25, pool_size=2, epochs=6, batch_size=128, lr=3e-3),
+        sizes=Sizes(train_pairs=3072, test_pairs=1024, probe_train=2000, probe_test=1000),
+    ),
 }
 
 
