@@ -23,6 +23,7 @@ def test_every_preset_runs_a_two_step_fit(name, tmp_path):
     assert math.isfinite(results["final"]["train/loss"])
     assert (tmp_path / "checkpoints" / "last.ckpt").exists()
     assert (tmp_path / "logs" / "metrics.csv").exists()
+    assert any((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
 
 
 def _views(batch=8, size=32, patch=9):

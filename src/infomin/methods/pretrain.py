@@ -16,7 +16,7 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from infomin.config import ConfigError
@@ -157,13 +157,10 @@ def make_trainer(
         save_top_k=-1,
         save_last=True,
     )
-    loggers: list[Any] = [CSVLogger(out, name="logs", version="")]
-    try:
-        from lightning.pytorch.loggers import TensorBoardLogger
-
-        loggers.append(TensorBoardLogger(out, name="tensorboard", version=""))
-    except ModuleNotFoundError:
-        pass
+    loggers = [
+        CSVLogger(out, name="logs", version=""),
+        TensorBoardLogger(out, name="tensorboard", version=""),
+    ]
     parallel = config.devices * config.num_nodes > 1
     return L.Trainer(
         max_epochs=config.epochs,
