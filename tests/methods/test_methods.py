@@ -152,3 +152,21 @@ def test_evaluate_reads_a_pretrain_checkpoint_with_its_own_architecture(tmp_path
     from infomin.models import build_backbone
 
     assert results["feature_dim"] == build_backbone("cmc-convnet", width=0.25).out_dim
+
+
+def test_resume_skips_a_corrupt_last_checkpoint(tmp_path):
+    """A truncated last.ckpt is reported and the newest good epoch checkpoint is used."""
+    from infomin.methods.pretrain import resume_checkpoint
+
+    config = PretrainConfig(preset="simclr", evaluate=False, train_size=32, batch_size=8,
+                            epochs=2, width=0.25)  # fmt: skip
+    pretrain(config, tmp_path)
+    folder = tmp_path / "checkpoints"
+    assert resume_checkpoint(folder) == folder / "last.ckpt"
+    data = (folder / "last.ckpt").read_bytes()
+    (folder / "last.ckpt").write_bytes(data[: len(data) // 2])
+    assert resume_checkpoint(folder) == folder / "epoch001.ckpt"
+    (folder / "epoch001.ckpt").write_bytes(b"garbage")
+    assert resume_checkpoint(folder) == folder / "epoch000.ckpt"
+    resumed = pretrain(replace(config, epochs=3), tmp_path, resume=True)
+    assert resumed["epochs_done"] == 3

@@ -27,6 +27,7 @@ from infomin.methods import build_method
 from infomin.methods.base import ContrastiveMethod, TrainSettings
 from infomin.methods.checkpoints import eval_preprocess
 from infomin.methods.presets import Preset, for_image_size, get_preset
+from infomin.progress import console
 from infomin.views import JigsawPatches, MultiView, build_recipe
 
 
@@ -179,6 +180,25 @@ def make_trainer(
     )
 
 
+def resume_checkpoint(folder: Path) -> Path | None:
+    """The newest readable checkpoint: `last.ckpt`, else the epoch checkpoints, newest first.
+
+    A truncated or corrupt file (a disk that filled up, a copy cut short) is reported and
+    skipped, so a resume falls back to the previous good state instead of failing.
+    """
+    candidates = [folder / "last.ckpt", *sorted(folder.glob("epoch*.ckpt"), reverse=True)]
+    for path in candidates:
+        if not path.is_file():
+            continue
+        try:
+            torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+        except Exception as err:  # unreadable for any reason: try the previous one
+            console.print(f"[yellow]skipping unreadable checkpoint {path}: {type(err).__name__}")
+            continue
+        return path
+    return None
+
+
 def pretrain(config: PretrainConfig, out: Path, resume: bool = False) -> dict[str, Any] | None:
     """Fit the preset on the data, then evaluate the frozen backbone.
 
@@ -228,8 +248,8 @@ def pretrain(config: PretrainConfig, out: Path, resume: bool = False) -> dict[st
         method = method.to(memory_format=torch.channels_last)
     monitors = make_monitors(config, preset, eval_config, train_set)
     trainer = make_trainer(config, out, settings.steps_per_epoch, monitors)
-    last = out / "checkpoints" / "last.ckpt"
-    trainer.fit(method, loader, ckpt_path=str(last) if resume and last.exists() else None)
+    start = resume_checkpoint(out / "checkpoints") if resume else None
+    trainer.fit(method, loader, ckpt_path=str(start) if start is not None else None)
     if not trainer.is_global_zero:
         return None
     results: dict[str, Any] = {
