@@ -6,50 +6,21 @@ import json
 import math
 
 import pytest
-import torch
 
 from infomin.cli import main
-from infomin.data.base import Task
 from infomin.experiments.mi import estimate_mi, mean_std, mi_table, primary_metric, summarize
-from infomin.experiments.pairs import CriticConfig, PairSet, ProbeSet, Sizes
+from infomin.experiments.pairs import CriticConfig, Sizes, torch_threads
 
 
 @pytest.fixture(autouse=True)
 def one_thread():
     """Tiny convnets on a busy 2-core machine run several times faster on one thread."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+    with torch_threads(1):
+        yield
 
 
 TINY = CriticConfig(width=0.25, epochs=2, batch_size=64, embed_dim=16)
 TINY_SIZES = Sizes(train_pairs=128, test_pairs=128, probe_train=128, probe_test=64, test_batch=64)
-
-
-class SharedColour:
-    """v1, v2: two noisy copies of one colour; label: which of 4 red levels (known answer)."""
-
-    name = "shared-colour"
-    primary_metric = "level.linear_top1"
-
-    def _draw(self, n, seed):
-        g = torch.Generator().manual_seed(seed)
-        level = torch.randint(0, 4, (n,), generator=g)
-        colour = torch.rand(n, 3, 1, 1, generator=g)
-        colour[:, 0, 0, 0] = level.float() / 2
-        return colour, level, g
-
-    def pairs(self, split, n, seed):
-        colour, _, g = self._draw(n, seed + 100 * (split == "test"))
-        noise = lambda: 0.1 * torch.randn(n, 3, 8, 8, generator=g)  # noqa: E731
-        return PairSet(colour + noise(), colour + noise())
-
-    def probe_set(self, split, n, seed):
-        colour, level, g = self._draw(n, seed + 10 + 100 * (split == "test"))
-        images = colour + 0.1 * torch.randn(n, 3, 8, 8, generator=g)
-        task = {"level": Task("level", "classification", num_classes=4)}
-        return ProbeSet(images, None, {"level": level}, task)
 
 
 def test_mean_std_is_the_sample_spread_and_zero_for_one_value():
@@ -71,8 +42,8 @@ def test_primary_metric_falls_back_to_the_first_linear_top1():
         primary_metric(Anonymous(), {"position.linear_mae_px": 1.0})
 
 
-def test_estimate_mi_reports_each_seed_k_log_k_and_the_spread():
-    result = estimate_mi(SharedColour(), TINY, TINY_SIZES, seeds=[0, 1], baseline=True)
+def test_estimate_mi_reports_each_seed_k_log_k_and_the_spread(shared_colour):
+    result = estimate_mi(shared_colour, TINY, TINY_SIZES, seeds=[0, 1], baseline=True)
     assert [run["seed"] for run in result["runs"]] == [0, 1]
     assert result["num_candidates"] == 64 and result["log_k"] == pytest.approx(math.log(64))
     values = [run["i_nce"] for run in result["runs"]]

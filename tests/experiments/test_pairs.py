@@ -5,11 +5,9 @@ import math
 import pytest
 import torch
 
-from infomin.data.base import Task
 from infomin.experiments.pairs import (
     CriticConfig,
     PairSet,
-    ProbeSet,
     Sizes,
     held_out_i_nce,
     run_pair_experiment,
@@ -53,32 +51,8 @@ def test_too_few_pairs_is_refused():
         train_critics(PairSet(_images(10, 0), _images(10, 1)), FAST)
 
 
-class ColourSource:
-    """v1, v2: two noisy copies of one mean colour; label: which of 4 red levels."""
-
-    name = "colour"
-
-    def _images(self, n, seed):
-        g = torch.Generator().manual_seed(seed)
-        level = torch.randint(0, 4, (n,), generator=g)
-        colour = torch.rand(n, 3, 1, 1, generator=g)
-        colour[:, 0, 0, 0] = level.float() / 2
-        return colour, level, g
-
-    def pairs(self, split, n, seed):
-        colour, _, g = self._images(n, seed + (split == "test"))
-        return PairSet(colour + 0.1 * torch.randn(n, 3, 16, 16, generator=g),
-                       colour + 0.1 * torch.randn(n, 3, 16, 16, generator=g))  # fmt: skip
-
-    def probe_set(self, split, n, seed):
-        colour, level, g = self._images(n, seed + 10 + (split == "test"))
-        images = colour + 0.1 * torch.randn(n, 3, 16, 16, generator=g)
-        return ProbeSet(images, None, {"level": level},
-                        {"level": Task("level", "classification", num_classes=4)})  # fmt: skip
-
-
-def test_run_pair_experiment_reports_i_nce_and_probe_keys():
+def test_run_pair_experiment_reports_i_nce_and_probe_keys(shared_colour):
     sizes = Sizes(train_pairs=256, test_pairs=128, probe_train=256, probe_test=128, test_batch=64)
-    result = run_pair_experiment(ColourSource(), FAST, sizes)
+    result = run_pair_experiment(shared_colour, FAST, sizes)
     assert result["num_candidates"] == 64 and 0 < result["i_nce"] <= result["log_k"]
     assert result["level.linear_top1"] > 60  # the shared colour is learned (chance 25)

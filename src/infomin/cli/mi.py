@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-from collections.abc import Iterator
 from dataclasses import asdict, replace
 from typing import Any
 
@@ -85,19 +83,6 @@ def critic_settings(args: argparse.Namespace, config: Any, sizes: Any) -> tuple[
     return config, sizes
 
 
-@contextlib.contextmanager
-def torch_threads(count: int) -> Iterator[None]:
-    """Run with `count` torch threads, then restore (so in-process callers are unaffected)."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def _given(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Any]:
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
@@ -129,6 +114,7 @@ def build_source(views: str, data: str | None, data_dir: str | None) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from infomin.experiments.mi import mi_table, run_mi
+    from infomin.experiments.pairs import torch_threads
     from infomin.experiments.sweep import QUICK_CONFIG, QUICK_SIZES
     from infomin.outputs import command_line, prepare_out_dir, write_json, write_yaml
     from infomin.progress import progress_bars

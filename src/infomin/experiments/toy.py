@@ -33,9 +33,8 @@ import multiprocessing
 import queue
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -50,6 +49,7 @@ from infomin.experiments.pairs import (
     ProbeSet,
     held_out_i_nce,
     probe_features,
+    torch_threads,
     train_critics,
 )
 from infomin.progress import ProgressCallback
@@ -225,17 +225,6 @@ def run_job(
     if progress is not None and row == BASELINE:
         progress(1, 1)
     return {"seed": seed, **metrics, "seconds": time.perf_counter() - begin}
-
-
-@contextmanager
-def torch_threads(count: int) -> Iterator[None]:
-    """Run with `count` torch threads, then restore the previous setting."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 # --- running the jobs --------------------------------------------------------------------

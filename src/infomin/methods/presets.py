@@ -68,7 +68,7 @@ PRESETS: dict[str, Preset] = {
 
 # What changes for small images (<= 96 px, e.g. CIFAR/STL/the embedded data): a shorter
 # queue/bank draw (65,536 negatives would mostly be stale keys on a 50k-image set with
-# few steps), a faster EMA, and a larger learning rate for the small batch budget.
+# few steps) and a faster EMA.
 SMALL_IMAGE_OVERRIDES: dict[str, object] = {"num_negatives": 4096, "ema": 0.99}
 
 
