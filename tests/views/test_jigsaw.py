@@ -98,6 +98,13 @@ def test_no_colour_augmentation() -> None:
         torch.testing.assert_close(out, expected.view(1, 3, 1, 1).expand_as(out))
 
 
-def test_float_input_is_rejected() -> None:
+def test_float_input_is_cut_without_normalisation() -> None:
+    """Float views are network input already: a constant image gives constant patches."""
+    out = JigsawPatches(32)(torch.full((3, 40, 40), -1.5))
+    assert out.shape[:2] == (9, 3) and out.dtype == torch.float32
+    torch.testing.assert_close(out, torch.full_like(out, -1.5))
+
+
+def test_integer_input_other_than_uint8_is_rejected() -> None:
     with pytest.raises(TypeError, match="uint8"):
-        JigsawPatches(32)(torch.rand(3, 40, 40))
+        JigsawPatches(32)(torch.zeros(3, 40, 40, dtype=torch.int32))

@@ -22,7 +22,7 @@ _FIELDS = (
     "preset", "data", "data_dir", "train_size", "test_size", "backbone", "width", "epochs",
     "batch_size", "lr", "temperature", "num_negatives", "seed", "devices", "num_nodes",
     "accelerator", "precision", "channels_last", "num_workers", "checkpoint_every", "max_steps",
-    "knn_every", "online_probe", "schedule", "warmup_epochs", "criterion",
+    "knn_every", "online_probe", "schedule", "warmup_epochs", "criterion", "views",
 )  # fmt: skip
 
 
@@ -66,6 +66,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--knn-every", type=int, help="kNN monitor every N epochs (0: off)")
     parser.add_argument(
         "--online-probe", action="store_true", help="train linear probes alongside (monitor)"
+    )
+    parser.add_argument(
+        "--views",
+        help="train on these views instead of the preset's augmentations: a view spec as in "
+        "`infomin mi --help` (e.g. toy:digit, colorspace:lab with cmc/cmcv2)",
     )
     parser.add_argument("--resume", action="store_true", help="continue from last.ckpt")
     parser.add_argument("--out", default="runs/pretrain", help="run folder")

@@ -123,9 +123,10 @@ class ContrastiveMethod(L.LightningModule):
         )
 
     def channel_groups(self, views: tuple[Tensor, ...]) -> tuple[Tensor, Tensor]:
-        """The two inputs of a pair: whole crops, or CMC's Y of crop 1 and DbDr of crop 2."""
+        """The two inputs of a pair: whole crops, or CMC's Y of crop 1 and DbDr of crop 2
+        (views that arrive as the towers' channel groups already pass as they are)."""
         v1, v2 = views[0], views[1]
-        if isinstance(self.backbone, SplitEncoder):
+        if isinstance(self.backbone, SplitEncoder) and v1.shape[1] == self.backbone.in_channels:
             return self.backbone.split(v1)[0], self.backbone.split(v2)[1]
         return v1, v2
 

@@ -23,12 +23,15 @@ from infomin.config import ConfigError
 from infomin.evaluate.monitors import KNNMonitor, OnlineLinearProbe, classification_tasks
 from infomin.evaluate.protocol import evaluate_backbone
 from infomin.evaluate.runner import EvalConfig, load_split
+from infomin.experiments.pairs import PairSource
 from infomin.methods import build_method
 from infomin.methods.base import ContrastiveMethod, TrainSettings
 from infomin.methods.checkpoints import eval_preprocess
 from infomin.methods.presets import Preset, for_image_size, get_preset
+from infomin.methods.view_pairs import evaluate_on_probe_sets, pair_dataset
 from infomin.progress import console
 from infomin.views import JigsawPatches, MultiView, build_recipe
+from infomin.views.specs import SpecError, parse_spec, parse_view_spec
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class PretrainConfig:
     evaluate: bool = True
     knn_every: int = 0  # 0: off; n: kNN monitor on held-out data every n epochs
     online_probe: bool = False  # linear probes on detached features during training
+    views: str | None = None  # a view spec (infomin.views.specs) instead of the preset's aug
 
     def __post_init__(self) -> None:
         """Refuse nonsense numbers before any data is loaded or any file written."""
@@ -78,6 +82,8 @@ class PretrainConfig:
             if value is not None and not value > 0:
                 raise ConfigError(f"{name} must be > 0, got {value}")
         preset = get_preset(self.preset)  # an unknown preset fails here, with the choices
+        if self.views is not None:
+            self._check_views(preset)
         if self.criterion not in (None, "infonce", "nce"):
             raise ConfigError(f"criterion must be infonce or nce, got {self.criterion!r}")
         if self.criterion == "nce" and preset.negatives == "batch":
@@ -88,6 +94,17 @@ class PretrainConfig:
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ConfigError(f"{name} must be >= 0, got {value}")
+
+    def _check_views(self, preset: Preset) -> None:
+        """A view spec must parse, and the monitors must be able to read its encoders."""
+        try:
+            parse_spec(str(self.views))
+        except SpecError as err:
+            raise ConfigError(str(err)) from None
+        if self.online_probe:
+            raise ConfigError("the online probe reads dataset labels; --views pairs have none")
+        if self.knn_every > 0 and preset.input != "rgb":
+            raise ConfigError("the kNN monitor feeds dataset images; two towers on --views cannot")
 
 
 class IndexedViews(Dataset):
@@ -217,9 +234,16 @@ def pretrain(config: PretrainConfig, out: Path, resume: bool = False) -> dict[st
     train_set = load_split(eval_config, "train", config.train_size)
     image_size = int(train_set.raw_item(0)[0].shape[-1])
     preset = resolve_preset(config, image_size)
-    train_set.transform = build_views(preset, image_size)
+    source = None
+    if config.views is None:
+        train_set.transform = build_views(preset, image_size)
+        dataset: Dataset = IndexedViews(train_set)
+    else:
+        source = parse_view_spec(config.views, config.data, config.data_dir)
+        n = config.train_size or len(train_set)
+        dataset, image_size = pair_dataset(source, preset, n, config.seed, config.views)
+        preset = resolve_preset(config, image_size)
     world = config.devices * config.num_nodes
-    dataset = IndexedViews(train_set)
     # Order = f(seed, epoch), not of the global RNG, so a resumed run sees the same batches
     # (under DDP Lightning swaps in its own DistributedSampler, also seeded by epoch).
     sampler = None if world > 1 else DistributedSampler(dataset, 1, 0, True, config.seed, True)
@@ -236,7 +260,7 @@ def pretrain(config: PretrainConfig, out: Path, resume: bool = False) -> dict[st
         backbone=config.backbone,
         width=config.width,
         image_size=image_size,
-        dataset_size=len(train_set),
+        dataset_size=len(dataset),
         batch_size=config.batch_size * world,
         epochs=config.epochs,
         steps_per_epoch=max(1, len(loader) // world),
@@ -260,17 +284,28 @@ def pretrain(config: PretrainConfig, out: Path, resume: bool = False) -> dict[st
         "final": {k: float(v) for k, v in trainer.callback_metrics.items()},
     }
     if config.evaluate:
-        results["metrics"] = evaluate_pretrained(method, preset, eval_config)
+        results["metrics"] = evaluate_pretrained(method, preset, eval_config, source)
     return results
 
 
 def evaluate_pretrained(
-    method: ContrastiveMethod, preset: Preset, eval_config: EvalConfig
+    method: ContrastiveMethod,
+    preset: Preset,
+    eval_config: EvalConfig,
+    source: PairSource | None = None,
 ) -> dict[str, float]:
-    """The frozen-feature protocol on the pretrained backbone (heads dropped)."""
+    """The frozen-feature protocol on the pretrained backbone (heads dropped).
+
+    Encoders of whole images are probed on the dataset's own splits (comparable with
+    `infomin evaluate --random-init`); towers trained on channel groups (colorspace or
+    learned views) can only read the source's transformed images, its probe sets.
+    """
     train_set = load_split(eval_config, "train", eval_config.train_size)
     test_set = load_split(eval_config, "test", eval_config.test_size)
+    backbone = method.backbone.to("cpu" if not torch.cuda.is_available() else method.device)
+    if source is not None and preset.input != "rgb":
+        sizes = (len(train_set), len(test_set))
+        return evaluate_on_probe_sets(backbone, source, sizes, eval_config.seed)
     if not train_set.tasks:
         return {}
-    backbone = method.backbone.to("cpu" if not torch.cuda.is_available() else method.device)
     return evaluate_backbone(backbone, train_set, test_set, preprocess=eval_preprocess(preset))

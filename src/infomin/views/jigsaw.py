@@ -75,7 +75,9 @@ class JigsawPatches:
     """View: ``uint8 [C, H, W]`` image -> normalised patches ``[grid**2, 3, p, p]``.
 
     ``color_space=None`` gives ImageNet-normalised RGB patches; a colour-space name gives
-    its standardised channels (as the reference code did for CMC+jigsaw).
+    its standardised channels (as the reference code did for CMC+jigsaw). A float image
+    is taken to be network input already (the views of `--views` are): its patches are
+    cut as they are, with no further normalisation.
     """
 
     def __init__(
@@ -97,9 +99,11 @@ class JigsawPatches:
         )
 
     def __call__(self, img: Tensor) -> Tensor:
-        if img.dtype != torch.uint8:
-            raise TypeError(f"JigsawPatches takes uint8 images [C, H, W], got {img.dtype}")
         g = self.geometry
+        if img.is_floating_point():
+            return extract_grid_patches(self.crop(img), g.grid, g.cell, g.patch)
+        if img.dtype != torch.uint8:
+            raise TypeError(f"JigsawPatches takes uint8 or float images [C, H, W], got {img.dtype}")
         patches = extract_grid_patches(self.crop(ensure_rgb(img)), g.grid, g.cell, g.patch)
         if self.color_space is None:
             return to_model_input(patches)
