@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 BIN := $(VENV)/bin
 DEMO_OUT ?= demo
 
-.PHONY: demo test test-slow lint bench clean
+.PHONY: demo test test-slow reliability-doc lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -23,6 +23,11 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
+
+# docs/reliability.md is the table the fault and bad-input tests record (slow ones included).
+reliability-doc: $(STAMP)
+	INFOMIN_RELIABILITY_REPORT=docs/reliability.md $(BIN)/python -m pytest -q -m 'slow or not slow' \
+		tests/cli/test_bad_inputs.py tests/methods/test_faults.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

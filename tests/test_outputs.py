@@ -1,8 +1,10 @@
 import json
+import os
+from pathlib import Path
 
 import pytest
 
-from infomin.outputs import OutputError, atomic_write, prepare_out_dir, write_json
+from infomin.outputs import OutputError, atomic_write, prepare_out_dir, write_json, write_text
 
 
 def test_write_json_round_trips(tmp_path):
@@ -45,3 +47,21 @@ def test_written_files_get_the_usual_mode_not_0600(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc to name fds")
+def test_atomic_write_fsyncs_the_file_then_its_folder(tmp_path, monkeypatch):
+    """The data must be durable before the rename exposes it, and the rename itself after."""
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def spy(fd: int) -> None:
+        synced.append(os.path.realpath(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    write_text(tmp_path / "a.txt", "x")
+    assert len(synced) == 2
+    assert Path(synced[0]).parent == tmp_path.resolve()
+    assert Path(synced[0]).name.startswith(".a.txt.")
+    assert synced[1] == str(tmp_path.resolve())

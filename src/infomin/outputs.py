@@ -37,7 +37,12 @@ def prepare_out_dir(path: str | Path) -> Path:
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Call `write(tmp_path)`, fsync the result and rename it over `path`."""
+    """Call `write(tmp_path)`, fsync the result, rename it over `path`, fsync the folder.
+
+    The file's fsync makes its bytes durable before the rename can expose them; the
+    folder's fsync makes the rename itself durable, so after a crash or power loss the
+    name points at either the old file or the complete new one.
+    """
     target = Path(path)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)
@@ -50,7 +55,22 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+    fsync_dir(target.parent)
     return target
+
+
+def fsync_dir(folder: Path) -> None:
+    """Flush a folder's entries (a rename) to disk; a no-op where folders cannot be opened."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # e.g. Windows: folders cannot be opened, renames are durable there
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems (network, FUSE) refuse fsync on a folder
+        pass
+    finally:
+        os.close(fd)
 
 
 def _umask() -> int:

@@ -81,3 +81,34 @@ def test_nce_finite(data, tau, num_data):
     loss = loss_fn(q.float(), pos.float(), negs.float())
     assert torch.isfinite(loss)
     assert torch.isfinite(loss_fn.z) and loss_fn.z.item() > 0
+
+
+@SETTINGS
+@given(
+    arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(1, 5)), elements=finite),
+    st.integers(1, 7),
+    temperatures,
+)
+def test_info_nce_and_its_gradient_finite_even_for_unnormalised_input(query, k, tau):
+    """Finite in, finite out, even where a caller forgets to normalise: logits up to
+    ~5e6 must not overflow the log-sum-exp, and the gradient must stay finite too."""
+    q = torch.from_numpy(query).requires_grad_(True)
+    pos = torch.flip(q.detach(), dims=(0,)) * 0.5
+    negs = torch.linspace(-100, 100, k * q.shape[1], dtype=q.dtype).view(k, -1)
+    loss = info_nce(q, pos, negs, tau)
+    assert torch.isfinite(loss)
+    loss.backward()
+    assert torch.isfinite(q.grad).all()
+
+
+@SETTINGS
+@given(batches(per_sample=True), st.floats(0.05, 1.0), st.integers(10, 10**6))
+def test_nce_permutation_invariant_including_its_normaliser(data, tau, num_data):
+    """NCE's normaliser Z is estimated from the first batch; a permuted first batch must give
+    the same Z and the same loss (two fresh criteria, one fed the permuted batch)."""
+    q, pos, negs, perm = (t.float() if t.is_floating_point() else t for t in data)
+    plain, permuted = NCELoss(num_data, temperature=tau), NCELoss(num_data, temperature=tau)
+    loss = plain(q, pos, negs)
+    loss_permuted = permuted(q[perm], pos[perm], negs[perm])
+    assert math.isclose(loss.item(), loss_permuted.item(), rel_tol=1e-5, abs_tol=1e-6)
+    assert math.isclose(plain.z.item(), permuted.z.item(), rel_tol=1e-5)

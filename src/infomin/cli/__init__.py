@@ -10,7 +10,9 @@ import argparse
 import os
 
 from infomin.cli import data, demo, evaluate, mi, pretrain, sweep, toy
-from infomin.cli.common import USER_ERRORS, Parser, fail
+from infomin.cli.common import USER_ERRORS, Parser, fail, stopped
+
+EXIT_SIGINT = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
 
 SUBCOMMANDS = (data, pretrain, evaluate, demo, mi, sweep, toy)
 
@@ -44,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.run(args) or 0)
-    except KeyboardInterrupt:
-        fail("interrupted")
+    except KeyboardInterrupt:  # Ctrl-C outside training (training saves and stops itself)
+        return stopped("interrupted", EXIT_SIGINT)
     except USER_ERRORS as err:
         if os.environ.get("INFOMIN_DEBUG"):
             raise

@@ -16,6 +16,8 @@ from infomin.models.export import CheckpointError
 from infomin.outputs import OutputError
 
 EXIT_USAGE = 2
+# A run that started but cannot go on (non-finite loss): not a usage error, not a crash.
+EXIT_DIVERGED = 3
 
 
 # Exceptions that mean "the user asked for something impossible", not "we have a bug".
@@ -40,6 +42,12 @@ def fail(message: str) -> NoReturn:
     """Print one line to stderr and exit 2."""
     print(f"infomin: error: {message}", file=sys.stderr)
     raise SystemExit(EXIT_USAGE)
+
+
+def stopped(message: str, code: int) -> int:
+    """A run that stopped early on purpose (signal, divergence): one line, its own status."""
+    print(f"infomin: {message}", file=sys.stderr)
+    return code
 
 
 class Parser(argparse.ArgumentParser):
@@ -79,4 +87,14 @@ def add_data_args(
         "--data-dir",
         default=None,
         help="root folder of a real dataset on disk (CIFAR, STL-10, image folders)",
+    )
+
+
+def add_skip_corrupt_arg(parser: argparse.ArgumentParser) -> None:
+    """`--skip-corrupt`: image folders drop unreadable files (counted, reported) up front."""
+    parser.add_argument(
+        "--skip-corrupt",
+        action="store_true",
+        help="image folders: decode every file first and skip (and count) the corrupt ones "
+        "instead of stopping at the first",
     )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
-from infomin.cli.common import add_data_args, positive_int
+from infomin.cli.common import add_data_args, add_skip_corrupt_arg, positive_int
 from infomin.outputs import prepare_out_dir
 
 
@@ -27,6 +28,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     show.add_argument("name", help="dataset name (see `infomin data list`)")
     add_data_args(show, default=None)
+    add_skip_corrupt_arg(show)
     show.add_argument("--split", default="train", help="which split (default train)")
     show.add_argument("--out", default="grid.png", help="PNG file to write (default grid.png)")
     show.add_argument("-n", "--num", type=positive_int, default=32, help="samples (default 32)")
@@ -47,11 +49,16 @@ def run_show(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from infomin.data import load_dataset
+    from infomin.data.real import skipped_summary
     from infomin.data.show import save_grid
 
     out = Path(args.out)
     prepare_out_dir(out.parent if str(out.parent) else ".")
-    dataset = load_dataset(args.name, split=args.split, data_dir=args.data_dir)
+    options = {"skip_corrupt": True} if args.skip_corrupt else {}
+    dataset = load_dataset(args.name, split=args.split, data_dir=args.data_dir, **options)
+    summary = skipped_summary(dataset)
+    if summary:
+        print(f"infomin: {summary}", file=sys.stderr)
     save_grid(dataset, out, n=args.num, seed=args.seed)
     print(f"wrote {out}")
     return 0

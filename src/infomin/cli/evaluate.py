@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict
 
-from infomin.cli.common import UserError, add_data_args, positive_int
+from infomin.cli.common import UserError, add_data_args, add_skip_corrupt_arg, positive_int
 
 HELP = """\
 Evaluate a frozen encoder on a labelled dataset: features are extracted once (BN in eval
@@ -28,6 +28,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_data_args(parser)
+    add_skip_corrupt_arg(parser)
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--weights", help="backbone state_dict (.pt) to evaluate")
     which.add_argument(
@@ -79,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         batch_size=args.batch_size,
         knn_k=args.knn_k,
+        skip_corrupt=args.skip_corrupt,
     )
     out = prepare_out_dir(args.out)
     write_yaml(out / "config.yaml", asdict(config))

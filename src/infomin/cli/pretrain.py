@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import asdict
+from pathlib import Path
 
-from infomin.cli.common import add_data_args, positive_int
+from infomin.cli.common import EXIT_DIVERGED, UserError, add_data_args, positive_int, stopped
 
 PRETRAIN_HELP = """\
 Pretrain an encoder with a named preset (insdis, cmc, moco, pirl, mocov2, cmcv2,
@@ -98,7 +99,10 @@ def run_presets(args: argparse.Namespace) -> int:
 
 
 def run_pretrain(args: argparse.Namespace) -> int:
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
     from infomin.config import build_config, load_yaml
+    from infomin.methods.faults import Interrupted
     from infomin.methods.pretrain import PretrainConfig, pretrain
     from infomin.outputs import prepare_out_dir, write_json, write_yaml
 
@@ -107,11 +111,28 @@ def run_pretrain(args: argparse.Namespace) -> int:
     config = build_config(PretrainConfig, values, source="the pretrain config")
     out = prepare_out_dir(args.out)
     write_yaml(out / "config.yaml", asdict(config))
-    results = pretrain(config, out, resume=getattr(args, "resume", False))
+    try:
+        results = pretrain(config, out, resume=getattr(args, "resume", False))
+    except Interrupted as stop:
+        return stopped(str(stop), stop.exit_code)
+    except FloatingPointError as err:  # a NaN loss, or Diverged (non-finite weights)
+        return stopped(f"training diverged: {err}; {_kept(out)}", EXIT_DIVERGED)
+    except MisconfigurationException as err:  # e.g. more devices than the machine has
+        raise UserError(str(err).splitlines()[0]) from None
     if results is not None:  # the main process; the other DDP processes write nothing
         write_json(out / "results.json", results)
         print(f"wrote {out / 'results.json'}")
     return 0
+
+
+def _kept(out: Path) -> str:
+    """What a diverged run leaves to resume from (nothing non-finite is ever saved)."""
+    from infomin.methods.pretrain import last_checkpoint
+
+    last = last_checkpoint(out)
+    if not last.is_file():
+        return "no checkpoint was written; try a lower --lr"
+    return f"the last good checkpoint is kept ({last}); try a lower --lr"
 
 
 def run_export(args: argparse.Namespace) -> int:

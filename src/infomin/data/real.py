@@ -344,6 +344,11 @@ class ImageFolder(ImageDataset):
 
     `labels=True`: ROOT/CLASS/**/image, task `class` over the sorted class folder names.
     `labels=False`: every image below ROOT, no targets and `tasks == {}`.
+
+    A corrupt file stops whoever decodes it with a `DatasetError` naming it (the default:
+    a damaged dataset should be noticed). `skip_corrupt=True` decodes every file once, up
+    front, drops the unreadable ones and keeps their paths in `skipped` (so they can be
+    counted and reported), at the cost of a pass over the whole folder.
     """
 
     def __init__(
@@ -351,6 +356,7 @@ class ImageFolder(ImageDataset):
         root: str | os.PathLike[str],
         labels: bool = True,
         transform: Callable[[torch.Tensor], Any] | None = None,
+        skip_corrupt: bool = False,
     ) -> None:
         super().__init__(transform)
         self.root = require_dir(root, "image folder")
@@ -363,6 +369,11 @@ class ImageFolder(ImageDataset):
             if not self.samples:
                 raise DatasetError(f"no images in {self.root} (looked for {_extensions()})")
         self.labelled = labels
+        self.skipped: list[tuple[Path, str]] = []
+        if skip_corrupt:
+            self.samples, self.skipped = _readable(self.samples)
+            if not self.samples:
+                raise DatasetError(f"no readable images in {self.root}: all were corrupt")
 
     def _labelled_samples(self) -> list[tuple[Path, int]]:
         classes = sorted(
@@ -395,6 +406,30 @@ class ImageFolder(ImageDataset):
         path, label = self.samples[index]
         targets = {"class": torch.tensor(label)} if self.labelled else {}
         return decode_image(path), targets
+
+
+def skipped_summary(dataset: Any) -> str | None:
+    """One line on the files a `skip_corrupt` folder dropped (None if it dropped none)."""
+    skipped = getattr(dataset, "skipped", None)
+    if not skipped:
+        return None
+    path, reason = skipped[0]
+    return f"skipped {len(skipped)} corrupt image(s) in {dataset.root}; first: {path} ({reason})"
+
+
+def _readable(
+    samples: list[tuple[Path, int]],
+) -> tuple[list[tuple[Path, int]], list[tuple[Path, str]]]:
+    """`samples` split into the decodable ones and (path, reason) for the others."""
+    kept, skipped = [], []
+    for path, label in samples:
+        try:
+            decode_image(path)
+        except DatasetError as error:
+            skipped.append((path, str(error.__cause__ or error)))
+            continue
+        kept.append((path, label))
+    return kept, skipped
 
 
 def _extensions() -> str:

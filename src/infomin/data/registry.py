@@ -32,8 +32,11 @@ class _Entry:
 
 
 def _folder(labels: bool) -> Callable[..., ImageDataset]:
-    def build(split: str, data_dir: Path, transform: Any = None) -> ImageDataset:
-        return ImageFolder(split_folder(data_dir, split), labels=labels, transform=transform)
+    def build(
+        split: str, data_dir: Path, transform: Any = None, skip_corrupt: bool = False
+    ) -> ImageDataset:
+        folder = split_folder(data_dir, split)
+        return ImageFolder(folder, labels=labels, transform=transform, skip_corrupt=skip_corrupt)
 
     return build
 

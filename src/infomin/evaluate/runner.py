@@ -16,12 +16,13 @@ import torch
 from torch import nn
 
 from infomin.data import DatasetError, load_dataset
+from infomin.data.real import skipped_summary
 from infomin.data.transforms import to_model_input
 from infomin.evaluate.features import extract_features, raw_pixel_features
 from infomin.evaluate.protocol import chance_levels, evaluate_features
 from infomin.models import build_backbone
 from infomin.models.export import CheckpointError, read_checkpoint
-from infomin.progress import ProgressCallback
+from infomin.progress import ProgressCallback, console
 
 ENCODERS = ("random-init", "raw-pixels", "weights")
 Preprocess = Callable[[torch.Tensor], torch.Tensor]
@@ -48,6 +49,7 @@ class EvalConfig:
     seed: int = 0
     batch_size: int = 256
     knn_k: int = 200
+    skip_corrupt: bool = False  # image folders: drop unreadable files (counted) instead of failing
 
 
 def load_split(config: EvalConfig, split: str, size: int | None):
@@ -57,7 +59,13 @@ def load_split(config: EvalConfig, split: str, size: int | None):
         options["seed"] = config.seed
         if size is not None:
             options[_SIZE_OPTION[config.data]] = size
-    return load_dataset(config.data, split=split, data_dir=config.data_dir, **options)
+    if config.skip_corrupt:
+        options["skip_corrupt"] = True
+    dataset = load_dataset(config.data, split=split, data_dir=config.data_dir, **options)
+    summary = skipped_summary(dataset)
+    if summary:
+        console.print(f"[yellow]{summary}", soft_wrap=True, highlight=False)
+    return dataset
 
 
 def build_encoder(config: EvalConfig, image_size: int) -> tuple[nn.Module, Preprocess]:

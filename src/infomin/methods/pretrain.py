@@ -27,11 +27,15 @@ from infomin.experiments.pairs import PairSource
 from infomin.methods import build_method
 from infomin.methods.base import ContrastiveMethod, TrainSettings
 from infomin.methods.checkpoints import eval_preprocess
+from infomin.methods.faults import AtomicCheckpointIO, FiniteGuard, GracefulStop
 from infomin.methods.presets import Preset, for_image_size, get_preset
 from infomin.methods.view_pairs import evaluate_on_probe_sets, pair_dataset
 from infomin.progress import console
 from infomin.views import JigsawPatches, MultiView, build_recipe
 from infomin.views.specs import SpecError, parse_spec, parse_view_spec
+
+# Lightning's precision names (its ints and aliases left out: one spelling per setting).
+PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true")
 
 
 @dataclass(frozen=True)
@@ -88,12 +92,50 @@ class PretrainConfig:
             raise ConfigError(f"criterion must be infonce or nce, got {self.criterion!r}")
         if self.criterion == "nce" and preset.negatives == "batch":
             raise ConfigError(f"preset {self.preset!r} uses in-batch negatives: no NCE option")
+        self._check_queue(preset)
+        self._check_engine(preset)
         if self.schedule not in (None, "cosine", "step"):
             raise ConfigError(f"schedule must be cosine or step, got {self.schedule!r}")
         for name in ("warmup_epochs", "knn_every", "num_workers"):
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ConfigError(f"{name} must be >= 0, got {value}")
+
+    def _check_queue(self, preset: Preset) -> None:
+        """A queue shorter than the global batch would drop part of every batch of keys it
+        enqueues and hold no negatives older than the current step: refuse it."""
+        if preset.negatives != "queue":
+            return
+        length = self.num_negatives if self.num_negatives is not None else preset.num_negatives
+        batch = self.batch_size * self.devices * self.num_nodes
+        if length < batch:
+            raise ConfigError(
+                f"num_negatives (the queue length) {length} is smaller than the global batch "
+                f"{batch} (batch_size x devices x num_nodes); use a queue of at least {batch}"
+            )
+
+    def _check_engine(self, preset: Preset) -> None:
+        """Backbone, accelerator, precision and max_steps are otherwise checked only once
+        the data is loaded, by torch or Lightning, with a traceback instead of one line."""
+        from lightning.pytorch.accelerators import AcceleratorRegistry
+
+        from infomin.models import build_backbone
+
+        name = f"cmc-{self.backbone}" if preset.input == "ydbdr-split" else self.backbone
+        try:
+            with torch.device("meta"):  # the real constructor's checks, no memory used
+                build_backbone(name, width=self.width, image_size=32)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+        accelerators = ("auto", "gpu", *sorted(AcceleratorRegistry.available_accelerators()))
+        if self.accelerator not in accelerators:
+            choices = ", ".join(accelerators)
+            raise ConfigError(f"accelerator must be one of {choices}; got {self.accelerator!r}")
+        if self.precision not in PRECISIONS:
+            choices = ", ".join(PRECISIONS)
+            raise ConfigError(f"precision must be one of {choices}; got {self.precision!r}")
+        if self.max_steps < -1:
+            raise ConfigError(f"max_steps must be >= 0, or -1 for no limit; got {self.max_steps}")
 
     def _check_views(self, preset: Preset) -> None:
         """A view spec must parse, and the monitors must be able to read its encoders."""
@@ -190,11 +232,19 @@ def make_trainer(
         precision=config.precision,  # type: ignore[arg-type]
         default_root_dir=out,
         logger=loggers,
-        callbacks=[checkpoints, *monitors],
+        # Faults (infomin.methods.faults): atomic checkpoint files, no checkpoint of
+        # non-finite weights, SIGINT/SIGTERM save last.ckpt at a step boundary and stop.
+        callbacks=[checkpoints, *monitors, FiniteGuard(), GracefulStop(last_checkpoint(out))],
+        plugins=[AtomicCheckpointIO()],
         log_every_n_steps=max(1, min(50, steps_per_epoch // 4)),
         deterministic=False,
         enable_model_summary=False,
     )
+
+
+def last_checkpoint(out: Path) -> Path:
+    """Where `--resume` looks first (ModelCheckpoint's `save_last` file)."""
+    return out / "checkpoints" / "last.ckpt"
 
 
 def resume_checkpoint(folder: Path) -> Path | None:

@@ -1,0 +1,252 @@
+"""Every command, fed bad input: exit status 2, one line naming the problem, no traceback.
+
+Table-driven: each row is (command line with placeholders, a phrase the one-line error
+must contain). Placeholders name prepared files and folders (a corrupt image, an empty
+folder, a YAML with a typo, a file where a folder is expected...). Rows run in-process
+through `infomin.cli.main` (a subprocess per row would spend minutes importing torch;
+tests/cli/test_cli.py checks that a real process prints no traceback). Each row is also
+recorded for docs/reliability.md (see tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from infomin.cli import main
+
+# (command, expected phrase in the error, the bad input in words)
+CASES: list[tuple[str, str, str]] = [
+    # the command itself
+    ("frobnicate", "invalid choice", "unknown command"),
+    ("pretrain --epochs", "expected one argument", "option without its value"),
+    # infomin data
+    ("data show nope --out {OUT}/g.png", "unknown dataset", "unknown dataset"),
+    ("data show folder --data-dir {MISSING} --out {OUT}/g.png", "does not exist", "missing path"),
+    ("data show folder --data-dir {EMPTY} --out {OUT}/g.png", "no class folders", "empty folder"),
+    ("data show folder-unlabeled --data-dir {EMPTY} --out {OUT}/g.png", "no images",
+     "empty folder, unlabeled"),
+    ("data show folder --data-dir {CORRUPT} -n 3 --out {OUT}/g.png", "cannot decode image",
+     "corrupt image"),
+    ("data show cifar10 --data-dir {BADCIFAR} --out {OUT}/g.png", "not a CIFAR python pickle",
+     "wrong format (CIFAR folder of garbage)"),
+    ("data show colorful-moving-digits --split nope --out {OUT}/g.png", "split",
+     "unknown split"),
+    ("data show colorful-moving-digits -n 0 --out {OUT}/g.png", "positive integer",
+     "nonsense number"),
+    ("data show colorful-moving-digits --out {FILE}/g.png", "not a folder",
+     "output folder is a file"),
+    # infomin pretrain
+    ("pretrain --preset nope --out {OUT}", "unknown preset", "unknown preset"),
+    ("pretrain --config {TYPO} --out {OUT}", "did you mean 'epochs'", "config typo"),
+    ("pretrain --config {WRONGTYPE} --out {OUT}", "epochs must be int", "wrong type in config"),
+    ("pretrain --config {NEGATIVE} --out {OUT}", "epochs must be >= 1",
+     "negative epochs in config"),
+    ("pretrain --epochs -3 --out {OUT}", "positive integer", "negative epochs"),
+    ("pretrain --lr abc --out {OUT}", "invalid float value", "not a number"),
+    ("pretrain --temperature 0 --out {OUT}", "temperature must be > 0", "temperature = 0"),
+    ("pretrain --temperature -0.1 --out {OUT}", "temperature must be > 0", "temperature < 0"),
+    ("pretrain --width 0 --out {OUT}", "width must be > 0", "width = 0"),
+    ("pretrain --preset moco --num-negatives 16 --batch-size 32 --out {OUT}",
+     "smaller than the global batch", "queue smaller than the batch"),
+    ("pretrain --backbone nope --out {OUT}", "unknown backbone", "unknown backbone"),
+    ("pretrain --precision 8-bit --out {OUT}", "precision must be one of", "unknown precision"),
+    ("pretrain --accelerator abacus --out {OUT}", "accelerator must be one of",
+     "unknown accelerator"),
+    ("pretrain --max-steps -5 --out {OUT}", "max_steps must be >= 0", "negative max steps"),
+    ("pretrain --views recipe:D,crop_scale=1.5 --out {OUT}", "crop_scale",
+     "crop scale above 1"),
+    ("pretrain --views recipe:D,crop_scale=0 --out {OUT}", "crop_scale", "crop scale 0"),
+    ("pretrain --config {MISSING}.yaml --out {OUT}", "config file not found",
+     "missing config file"),
+    ("pretrain --config {BADYAML} --out {OUT}", "not valid YAML", "config is not YAML"),
+    ("pretrain --config {LISTYAML} --out {OUT}", "mapping", "config is not a mapping"),
+    ("pretrain --data folder --data-dir {MISSING} --out {OUT}", "does not exist",
+     "missing data folder"),
+    ("pretrain --data folder --data-dir {EMPTY} --out {OUT}", "no class folders",
+     "empty data folder"),
+    ("pretrain --data cifar10 --data-dir {BADCIFAR} --out {OUT}", "not a CIFAR python pickle",
+     "wrong format (CIFAR folder of garbage)"),
+    ("pretrain --out {FILE}", "not a folder", "output path is a file"),
+    ("pretrain --out {UNWRITABLE}", "cannot write to output folder",
+     "output folder not writable"),
+    ("pretrain --resume --out {FILE}", "not a folder", "resume into a file"),
+    # infomin export
+    ("export {MISSING}.ckpt --out {OUT}/b.pt", "checkpoint not found", "missing checkpoint"),
+    ("export {GARBAGE} --out {OUT}/b.pt", "cannot read checkpoint", "corrupt checkpoint"),
+    ("export {TYPO} --out {OUT}/b.pt", "cannot read checkpoint", "wrong format (YAML)"),
+    ("export {GARBAGE} --format onnx --out {OUT}/b.pt", "invalid choice", "unknown format"),
+    # infomin evaluate
+    ("evaluate --out {OUT}", "choose what to evaluate", "nothing to evaluate"),
+    ("evaluate --weights {MISSING}.pt --out {OUT}", "checkpoint not found", "missing weights"),
+    ("evaluate --weights {GARBAGE} --out {OUT}", "cannot read checkpoint", "corrupt weights"),
+    ("evaluate --data nope --random-init --out {OUT}", "unknown dataset", "unknown dataset"),
+    ("evaluate --data folder --random-init --out {OUT}", "--data-dir is required",
+     "missing --data-dir"),
+    ("evaluate --data folder --data-dir {EMPTY} --random-init --out {OUT}", "no class folders",
+     "empty data folder"),
+    ("evaluate --data folder --data-dir {CORRUPT} --random-init --out {OUT}",
+     "cannot decode image", "corrupt image"),
+    ("evaluate --random-init --train-size -5 --out {OUT}", "positive integer",
+     "negative size"),
+    ("evaluate --random-init --knn-k 0 --out {OUT}", "positive integer", "k = 0"),
+    ("evaluate --random-init --out {FILE}", "not a folder", "output path is a file"),
+    # infomin demo
+    ("demo --out {FILE}", "not a folder", "output path is a file"),
+    ("demo --out {UNWRITABLE}", "cannot write to output folder", "output folder not writable"),
+    ("demo --seed abc", "invalid int value", "not a number"),
+    # infomin mi
+    ("mi --out {OUT}", "required", "missing --views"),
+    ("mi --views nope:1 --out {OUT}", "bad view spec", "unknown view kind"),
+    ("mi --views recipe:D,crop_scale=1.5 --out {OUT}", "crop_scale", "crop scale above 1"),
+    ("mi --views recipe:D,crop_scale=-0.2 --out {OUT}", "crop_scale", "negative crop scale"),
+    ("mi --views colorspace:lab --train-pairs 8 --batch-size 64 --out {OUT}",
+     "--train-pairs 8 < --batch-size 64", "fewer pairs than the batch"),
+    ("mi --views colorspace:lab --width 0 --out {OUT}", "expected a number > 0", "width 0"),
+    ("mi --views colorspace:lab --data nope --out {OUT}", "unknown dataset",
+     "unknown dataset"),
+    ("mi --views colorspace:lab --out {FILE}", "not a folder", "output path is a file"),
+    # infomin sweep
+    ("sweep --out {OUT}", "give --experiment NAME", "nothing to sweep"),
+    ("sweep --experiment nope --out {OUT}", "nope", "unknown experiment"),
+    ("sweep --experiment jitter --views recipe:B --out {OUT}", "fixed sweep",
+     "conflicting options"),
+    ("sweep --views recipe:B --vary jitter_strength --out {OUT}", "needs --values",
+     "missing --values"),
+    ("sweep --views recipe:B --vary nope --values 1 2 --out {OUT}", "nope",
+     "unknown parameter"),
+    ("sweep --views recipe:B --vary crop_scale --values 0.5 2 --out {OUT}", "crop_scale",
+     "crop scale above 1 in a ladder"),
+    ("sweep --experiment jitter --seeds 0 --out {OUT}", "positive integer", "zero seeds"),
+    ("sweep --experiment jitter --out {FILE}", "not a folder", "output path is a file"),
+    # infomin toy
+    ("toy --rows nope --out {OUT}", "nope", "unknown row"),
+    ("toy --rows ladder=5 --out {OUT}", "ladder", "ladder step out of range"),
+    ("toy --seeds 0 --out {OUT}", "positive integer", "zero seeds"),
+    ("toy --out {FILE}", "not a folder", "output path is a file"),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The bad files and folders the placeholders stand for, made once."""
+    root = tmp_path_factory.mktemp("bad-inputs")
+    paths = {name: root / name.lower() for name in ("EMPTY", "CORRUPT", "BADCIFAR")}
+    paths["EMPTY"].mkdir()
+    _image_folder(paths["CORRUPT"])
+    (paths["BADCIFAR"] / "cifar-10-batches-py").mkdir(parents=True)
+    for name in ("data_batch_1", "test_batch", "batches.meta"):
+        (paths["BADCIFAR"] / "cifar-10-batches-py" / name).write_bytes(b"\x80\x04garbage")
+    files = {
+        "TYPO": "epocs: 3\n",
+        "WRONGTYPE": "epochs: ten\n",
+        "NEGATIVE": "epochs: -1\n",
+        "BADYAML": "epochs: [1, 2\n",
+        "LISTYAML": "- epochs\n- 3\n",
+        "NOEVAL": "evaluate: false\n",
+        "FILE": "a file where a folder is expected\n",
+    }
+    for name, text in files.items():
+        paths[name] = root / f"{name.lower()}.yaml"
+        paths[name].write_text(text)
+    paths["GARBAGE"] = root / "garbage.ckpt"
+    paths["GARBAGE"].write_bytes(pickle.dumps({"state_dict": 1})[:7])
+    paths["MISSING"] = root / "no-such-path"
+    paths["UNWRITABLE"] = Path("/proc/infomin-cannot-write-here")
+    return paths
+
+
+def _image_folder(root: Path) -> None:
+    """train/ and test/, two classes of three 32 px images; one training file of class b
+    is not an image at all."""
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        for label in ("a", "b"):
+            (root / split / label).mkdir(parents=True)
+            for i in range(3):
+                pixels = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(root / split / label / f"{i}.png")
+    (root / "train" / "b" / "2.png").write_bytes(b"this is not a PNG")
+
+
+def _argv(template: str, inputs: dict[str, Path], out: Path) -> list[str]:
+    values = {name: str(path) for name, path in inputs.items()} | {"OUT": str(out)}
+    return [part.format(**values) for part in template.split()]
+
+
+def _error_lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith("infomin:")]
+
+
+@pytest.mark.parametrize(("template", "phrase", "what"), CASES, ids=[c[0] for c in CASES])
+def test_bad_input_exits_2_with_one_line(template, phrase, what, inputs, tmp_path, capfd,
+                                         reliability, monkeypatch):  # fmt: skip
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    with pytest.raises(SystemExit) as exit_info:
+        main(_argv(template, inputs, tmp_path / "out"))
+    err = capfd.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    errors = _error_lines(err)
+    reliability(
+        f"Bad input: infomin {template.split()[0]}",
+        what,
+        f"infomin {template}",
+        f"exit {exit_info.value.code}: {errors[-1] if errors else err.strip()}",
+    )
+    assert exit_info.value.code == 2
+    assert "Traceback" not in err
+    assert len(errors) == 1 and lines[-1] == errors[0], lines
+    assert phrase in errors[0]
+    assert len(lines) == 1, lines  # refused before any work: nothing else on stderr
+
+
+def _run(argv: list[str]) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "infomin", *argv], capture_output=True,
+                          text=True, timeout=300, env=env)  # fmt: skip
+
+
+def test_corrupt_image_met_during_training_is_one_line(inputs, tmp_path, reliability):
+    """Images are decoded lazily (a full scan of a large folder would cost minutes before
+    every run), so a corrupt file surfaces mid-epoch: still one error line, status 2, no
+    traceback, after Lightning's two lines about the hardware. A separate process, as
+    Lightning's log handler keeps the stderr it found at import."""
+    template = ("pretrain --data folder --data-dir {CORRUPT} --config {NOEVAL} --batch-size 4 "
+                "--epochs 1 --width 0.25 --out {OUT}")  # fmt: skip
+    done = _run(_argv(template, inputs, tmp_path))
+    errors = _error_lines(done.stderr)
+    reliability(
+        "Bad input: infomin pretrain",
+        "corrupt image met during training",
+        f"infomin {template}",
+        f"exit {done.returncode}: {' '.join(errors)}",
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert len(errors) == 1 and done.stderr.strip().splitlines()[-1] == errors[0]
+    assert "cannot decode image" in errors[0] and "2.png" in errors[0]
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "data show folder --data-dir {CORRUPT} --skip-corrupt -n 3 --out {OUT}/g.png",
+        "evaluate --data folder --data-dir {CORRUPT} --skip-corrupt --raw-pixels --out {OUT}",
+    ],
+)
+def test_skip_corrupt_counts_the_bad_file_and_goes_on(template, inputs, tmp_path, capfd,
+                                                      reliability):  # fmt: skip
+    code = main(_argv(template, inputs, tmp_path / "out"))
+    err = capfd.readouterr().err
+    notice = " ".join(line for line in err.splitlines() if "skipped" in line)
+    reliability(f"Bad input: infomin {template.split()[0]}", "corrupt image, with --skip-corrupt",
+                f"infomin {template}", f"exit {code}: {notice}")  # fmt: skip
+    assert code == 0
+    assert "skipped 1 corrupt image(s)" in notice and "2.png" in notice
