@@ -170,3 +170,10 @@ def test_resume_skips_a_corrupt_last_checkpoint(tmp_path):
     assert resume_checkpoint(folder) == folder / "epoch000.ckpt"
     resumed = pretrain(replace(config, epochs=3), tmp_path, resume=True)
     assert resumed["epochs_done"] == 3
+
+
+def test_resume_without_a_checkpoint_says_it_starts_afresh(tmp_path, capsys):
+    config = PretrainConfig(preset="simclr", evaluate=False, **TINY)
+    results = pretrain(config, tmp_path, resume=True)
+    assert results["steps_done"] == 2
+    assert "startingafresh" in "".join(capsys.readouterr().err.split())

@@ -323,6 +323,8 @@ def pretrain(config: PretrainConfig, out: Path, resume: bool = False) -> dict[st
     monitors = make_monitors(config, preset, eval_config, train_set)
     trainer = make_trainer(config, out, settings.steps_per_epoch, monitors)
     start = resume_checkpoint(out / "checkpoints") if resume else None
+    if resume and start is None:
+        console.print(f"[yellow]no readable checkpoint in {out / 'checkpoints'}: starting afresh")
     trainer.fit(method, loader, ckpt_path=str(start) if start is not None else None)
     if not trainer.is_global_zero:
         return None
