@@ -1,9 +1,10 @@
 """Faults a pretraining run must survive: SIGKILL, SIGTERM/SIGINT, NaN, corrupt files.
 
-The `slow` tests run `python -m infomin pretrain` as a real process and interrupt it from
-outside, as a scheduler or a user would (each process spends seconds importing torch and
-Lightning, so they run with `make test-slow`; the in-process tests below cover the same
-code paths in the default suite). Timing: 40 steps per epoch of ~20 ms, so a kill sent
+The subprocess tests run `python -m infomin pretrain` as a real process and interrupt it
+from outside, as a scheduler or a user would. Each process spends seconds importing torch
+and Lightning, so only the SIGKILL test (the one no in-process test can imitate) runs in
+the default suite; the others are `slow` (`make test-slow`), and the in-process tests
+below cover their code paths. Timing: 40 steps per epoch of ~20 ms, so a kill sent
 0.25 s after `epoch000.ckpt` appears lands early in epoch 1 (the tests check that epoch 1
 had not finished). Each row is also recorded for docs/reliability.md.
 """
@@ -117,7 +118,6 @@ def _assert_same_run(a: Path, b: Path) -> None:
         assert torch.allclose(sa[key].float(), sb[key].float(), atol=1e-6), key
 
 
-@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_ends_like_an_uninterrupted_run(straight, reliability):
     out = straight.parent / "killed"
     proc = _start(out)
