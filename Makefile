@@ -29,6 +29,16 @@ reliability-doc: $(STAMP)
 	INFOMIN_RELIABILITY_REPORT=docs/reliability.md $(BIN)/python -m pytest -q -m 'slow or not slow' \
 		tests/cli/test_bad_inputs.py tests/methods/test_faults.py
 
+# BENCHMARKS.md from bench/results/*.json (about 6 minutes on 2 CPU cores; step first:
+# the data benchmark reads the step's consumption rate). `python -m bench.NAME --help`.
+bench: $(STAMP)
+	$(BIN)/python -m bench.step
+	$(BIN)/python -m bench.data
+	$(BIN)/python -m bench.probe
+	$(BIN)/python -m bench.memory
+	$(BIN)/python -m bench.gpu
+	$(BIN)/python -m bench.render
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

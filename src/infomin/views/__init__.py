@@ -5,8 +5,10 @@
   ``build_recipe``.
 - ``jigsaw``: ``JigsawPatches``, the PIRL/InfoMin nine-patch branch.
 - ``multiview``: ``MultiView`` / ``TwoCrop`` to bundle views of one sample.
+- ``batched``: ``BatchedRecipe``, the recipes' steps on a whole batch on any device.
 """
 
+from infomin.views.batched import BatchedRecipe
 from infomin.views.colorspaces import (
     COLOR_SPACES,
     ChannelSplit,
@@ -55,6 +57,7 @@ __all__ = [
     "IMAGENET_MEAN_255",
     "RECIPES",
     "SMALL_IMAGE_RULE",
+    "BatchedRecipe",
     "ChannelSplit",
     "ColorSpace",
     "JigsawGeometry",

@@ -1,0 +1,126 @@
+"""GPU: the ResNet-50 InfoMin step at 224 px, bf16 autocast, channels_last, synthetic data.
+
+Images per second of our InfoMin step (two crops + nine 64-px jigsaw patches per image,
+65,536-key queue, EMA key encoder with split BN) against the bare backbone doing the
+same network passes, and against lightly's equivalent when lightly is installed
+(``bench.step`` defines all three). Rounds alternate the variants; each timing waits for
+the GPU (``torch.cuda.synchronize``). A deadline (default 7 minutes of timing) ends the
+run early on a slow card; if a batch does not fit, it is halved.
+
+Without a CUDA device it says so, writes ``{"skipped": ...}`` and exits 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+
+import torch
+
+from bench.common import alternate, make_parser, paired_ratio, start, summary, write_result
+
+BATCH_FALLBACKS = 3  # halve the batch at most this many times on out-of-memory
+
+
+def build_variants(batch_size: int, args) -> dict:
+    from bench import step as steps
+    from infomin.methods import TrainSettings, for_image_size, get_preset
+
+    preset = for_image_size(get_preset("infomin"), args.image_size)
+    settings = TrainSettings(
+        backbone=args.backbone, image_size=args.image_size, batch_size=batch_size
+    )
+    rt = steps.Runtime(torch.device("cuda"), torch.bfloat16, channels_last=True)
+    data = steps.Batch.make(batch_size, args.image_size, preset.jigsaw, args.seed, rt)
+    lr = preset.lr * batch_size / 256
+    variants = {
+        "ours": steps.ours(preset, settings, data, rt),
+        "bare": steps.bare(preset, settings, data, lr, rt),
+    }
+    with contextlib.suppress(ImportError):  # lightly is a dev dependency only
+        variants["lightly"] = steps.lightly(preset, settings, data, lr, rt)
+    return variants
+
+
+def run(batch_size: int, args, deadline: float) -> dict:
+    torch.cuda.reset_peak_memory_stats()
+    variants = build_variants(batch_size, args)
+    times = alternate(
+        variants, args.rounds, args.repeats, args.warmup, torch.cuda.synchronize, deadline
+    )
+    per_s = {k: batch_size / (summary(times)[k]["median_ms"] / 1000) for k in times}
+    result = {
+        "batch_size": batch_size,
+        "images_per_s": {k: round(v, 1) for k, v in per_s.items()},
+        "vs_bare": paired_ratio(times, "ours", "bare"),
+        "times": summary(times),
+        "rounds_done": len(times["ours"]),
+        "peak_gpu_memory_gib": torch.cuda.max_memory_allocated() / 2**30,
+    }
+    if "lightly" in times:
+        result["vs_lightly"] = paired_ratio(times, "ours", "lightly")
+    return result
+
+
+def fitting_run(args, deadline: float) -> dict:
+    """`run` at the requested batch, halving it on out-of-memory."""
+    batch = args.batch_size
+    for attempt in range(BATCH_FALLBACKS + 1):
+        try:
+            return run(batch, args, deadline)
+        except torch.cuda.OutOfMemoryError:
+            if attempt == BATCH_FALLBACKS:
+                raise
+            torch.cuda.empty_cache()
+            print(f"batch {batch} does not fit; trying {batch // 2}", flush=True)
+            batch //= 2
+    raise AssertionError("unreachable")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = make_parser(__doc__.splitlines()[0])
+    parser.add_argument("--backbone", default="resnet50")
+    parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=10, help="steps timed per round")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed steps per variant")
+    parser.add_argument("--budget-s", type=float, default=420, help="no new round after this")
+    parser.set_defaults(threads=0)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.batch_size, args.rounds, args.repeats, args.warmup = 32, 2, 2, 1
+    started = start(args)
+    if not torch.cuda.is_available():
+        print("no CUDA device: GPU benchmark skipped (run it on a machine with a GPU)")
+        write_result("gpu", args.out, {"skipped": "no CUDA device"}, started)
+        return
+    name = torch.cuda.get_device_name(0)
+    print(f"GPU: {name}", flush=True)
+    torch.backends.cudnn.benchmark = True
+    torch.set_float32_matmul_precision("high")
+    warnings.filterwarnings("ignore", message=".*self.log.*")
+    result = fitting_run(args, started + args.budget_s)
+    payload = {
+        "gpu": name,
+        "settings": {
+            "backbone": args.backbone,
+            "image_size": args.image_size,
+            "autocast": "bfloat16",
+            "channels_last": True,
+            "steps_per_round": args.repeats,
+        },
+        **result,
+    }
+    line = (
+        f"infomin step on {name}: ours {result['images_per_s']['ours']:.0f} img/s, bare "
+        f"{result['images_per_s']['bare']:.0f} img/s: ours/bare time {result['vs_bare']:.2f}x"
+    )
+    if "vs_lightly" in result:
+        line += f", ours/lightly {result['vs_lightly']:.2f}x"
+    print(line, flush=True)
+    print(f"wrote {write_result('gpu', args.out, payload, started)}")
+
+
+if __name__ == "__main__":
+    main()

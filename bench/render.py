@@ -1,0 +1,279 @@
+"""Render `BENCHMARKS.md` from `bench/results/*.json`: every number comes from a run.
+
+Each section names the command that produced it and the machine it ran on (both read
+from the JSON), so a reader can rerun any line; nothing here is typed by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.common import RESULTS_DIR
+from infomin.outputs import write_text
+
+ROOT = Path(__file__).resolve().parent.parent
+GOALS = {
+    "step_vs_lightly": 1.0,
+    "step_vs_bare": 1.10,
+    "probe_speedup": 10.0,
+    "probe_gap_points": 0.5,
+}
+
+
+METHOD_ORDER = ("simclr", "mocov2", "infomin")
+
+
+def ordered(rows: dict[str, Any], order: tuple[str, ...]) -> list[tuple[str, Any]]:
+    """JSON keys come back sorted; tables follow the methods' usual order instead."""
+    rank = {name: i for i, name in enumerate(order)}
+    return sorted(rows.items(), key=lambda kv: (rank.get(kv[0], len(order)), kv[0]))
+
+
+def load(results: Path) -> dict[str, dict]:
+    return {p.stem: json.loads(p.read_text()) for p in sorted(results.glob("*.json"))}
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def provenance(r: dict) -> list[str]:
+    m = r["machine"]
+    where = f"{m['cpu']}, {m['cores']} cores, torch {m['torch']}, python {m['python']}"
+    if "gpu" in m:
+        where += f", GPU {m['gpu']}"
+    threads = m["torch_threads"]
+    return [
+        f"Command: `{r['command']}` ({r['wall_s']:.0f} s, {r['date_utc']} UTC)  ",
+        f"Machine: {where}, {threads} torch thread{'s' if threads > 1 else ''}",
+        "",
+    ]
+
+
+def table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def with_spread(ratio: float, quartiles: list[float] | None) -> str:
+    if not quartiles:
+        return f"{ratio:.2f}x"
+    return f"{ratio:.2f}x ({quartiles[0]:.2f}-{quartiles[1]:.2f})"
+
+
+def step_verdict(worst: tuple[str, dict], key: str, goal: float) -> str:
+    """Met or not by the median; says so when the miss is inside the rounds' spread."""
+    name, m = worst
+    text = f"{verdict(m[key] <= goal)} (worst: {name} {m[key]:.2f}x"
+    low = (m.get(f"{key}_quartiles") or [m[key]])[0]
+    if m[key] > goal >= low:
+        text += ", within the per-round spread of this machine"
+    return text + ")"
+
+
+def step_section(r: dict) -> list[str]:
+    s = r["settings"]
+    rows = [
+        [
+            name,
+            with_spread(m["vs_lightly"], m.get("vs_lightly_quartiles")),
+            with_spread(m["vs_bare"], m.get("vs_bare_quartiles")),
+            f"{m['lightly_vs_bare']:.2f}x",
+            f"{m['times']['ours']['median_ms']:.0f}",
+        ]
+        for name, m in ordered(r["methods"], METHOD_ORDER)
+    ]
+    worst_lightly = max(r["methods"].items(), key=lambda kv: kv[1]["vs_lightly"])
+    worst_bare = max(r["methods"].items(), key=lambda kv: kv[1]["vs_bare"])
+    return [
+        "## 1. Training step",
+        "",
+        f"{s['backbone']} at {s['image_size']} px, batch {s['batch_size']}, "
+        f"{s['threads']} thread(s), lightly {s['lightly']}; median of {s['rounds']} "
+        f"alternating rounds of {s['steps_per_round']} steps. Time ratios (< 1: ours faster), "
+        "median over rounds (quartiles of the per-round ratios).",
+        "",
+        *table(["method", "ours / lightly", "ours / bare", "lightly / bare", "ours ms/step"], rows),
+        f"Goals: ours / lightly <= {GOALS['step_vs_lightly']:.2f}x: "
+        f"{step_verdict(worst_lightly, 'vs_lightly', GOALS['step_vs_lightly'])}; "
+        f"ours / bare <= {GOALS['step_vs_bare']:.2f}x: "
+        f"{step_verdict(worst_bare, 'vs_bare', GOALS['step_vs_bare'])}.",
+        "",
+        *provenance(r),
+    ]
+
+
+def data_section(r: dict) -> list[str]:
+    rows = []
+    for size, d in sorted(r["sizes"].items(), key=lambda kv: int(kv[0])):
+        rate = d["images_per_s"]
+        shares = d["recipe_d_step_shares"]
+        top = max(shares, key=shares.__getitem__)
+        rows.append(
+            [
+                f"{size} px",
+                f"{rate['ours-D']:.0f}",
+                f"{rate['v2-D']:.0f}",
+                with_spread(d["ours_vs_v2"], d.get("ours_vs_v2_quartiles")),
+                f"{shares.get('PILRandAugment', 0):.0%}",
+                f"{top} {shares[top]:.0%}",
+                f"{rate['ours-D-separable-blur']:.0f} ({d['separable_blur_speedup']:.2f}x)",
+                f"{rate['batched-B']:.0f} ({d['batched_B_speedup']:.1f}x)",
+                f"{rate['ours-infomin-sample']:.0f}",
+                d["workers_per_1000_samples_per_s"],
+            ]
+        )
+    header = [
+        "size",
+        "ours D img/s",
+        "v2 D img/s",
+        "ours / v2 time",
+        "RandAugment share of D",
+        "slowest step",
+        "D, separable blur img/s (speedup)",
+        "batched B img/s (vs per-image)",
+        "infomin samples/s",
+        "workers per 1000 samples/s",
+    ]
+    lines = [
+        "## 2. Data pipeline",
+        "",
+        f"Per worker ({r['settings']['threads']} thread), median of {r['settings']['rounds']} "
+        "alternating rounds. D = InfoMin Aug; an infomin sample = two D crops + jigsaw patches.",
+        "",
+        *table(header, rows),
+    ]
+    starve = r.get("starvation")
+    if starve:
+        lines += [
+            f"Starvation at {starve['image_size']} px: the infomin step consumes "
+            f"{starve['samples_per_s']:.0f} samples/s ({starve['threads']} thread), one worker "
+            f"makes {starve['worker_samples_per_s']:.0f}: {starve['workers_needed']:.2f} "
+            "workers needed.",
+            "",
+        ]
+    return [*lines, *provenance(r)]
+
+
+def probe_section(r: dict) -> list[str]:
+    c, ref, s = r["cached"], r["reference"], r["settings"]
+    ok = (
+        r["speedup"] >= GOALS["probe_speedup"]
+        and r["top1_gap_points"] >= -GOALS["probe_gap_points"]
+    )
+    reference = f"reference ({ref['epochs']} epochs, augmented)"
+    rows = [
+        ["cached features + L-BFGS (ours)", f"{c['seconds']:.1f}", f"{c['top1']:.1f}"],
+        [reference, f"{ref['seconds']:.1f}", f"{ref['top1']:.1f}"],
+    ]
+    return [
+        "## 3. Evaluation",
+        "",
+        f"{s['dataset']}, {s['train_size']} train / {s['test_size']} test images, "
+        f"{s['backbone']}, {s['threads']} thread(s).",
+        "",
+        *table(["protocol", "seconds", "top-1 %"], rows),
+        f"Cached probe {r['speedup']:.1f}x faster, {r['top1_gap_points']:+.1f} points (one "
+        f"accuracy's standard error: {r['top1_standard_error_points']:.1f} points). Goal "
+        f"(>= {GOALS['probe_speedup']:.0f}x, at most {GOALS['probe_gap_points']} points "
+        f"below): {verdict(ok)}.",
+        "",
+        *provenance(r),
+    ]
+
+
+def memory_section(r: dict) -> list[str]:
+    rows = [
+        [
+            method,
+            batch,
+            f"{row['ours']['peak_mb']:.0f}",
+            f"{row['ours']['step_mb']:.0f}",
+            f"{row['ours_vs_lightly']:.2f}x",
+            f"{row['ours_vs_bare']:.2f}x",
+        ]
+        for method, by_batch in ordered(r["methods"], METHOD_ORDER)
+        for batch, row in sorted(by_batch.items(), key=lambda kv: int(kv[0]))
+    ]
+    s = r["settings"]
+    return [
+        "## 4. Memory (CPU)",
+        "",
+        f"{s['backbone']} at {s['image_size']} px. Peak RSS of a fresh process; step = peak "
+        "minus RSS before the first step; ratios of step memory.",
+        "",
+        *table(["method", "batch", "peak MiB", "step MiB", "ours / lightly", "ours / bare"], rows),
+        *provenance(r),
+    ]
+
+
+def gpu_section(r: dict) -> list[str]:
+    if "skipped" in r:
+        return [
+            "## 5. GPU",
+            "",
+            f"Not measured: {r['skipped']} on the machine that ran `make bench`. Run "
+            "`python -m bench.gpu` on a GPU, then `python -m bench.render`.",
+            "",
+            *provenance(r),
+        ]
+    rate, s = r["images_per_s"], r["settings"]
+    line = (
+        f"{r['gpu']}: {s['backbone']} InfoMin step at {s['image_size']} px, batch "
+        f"{r['batch_size']}, {s['autocast']} autocast, channels_last: ours {rate['ours']:.0f} "
+        f"img/s, bare backbone {rate['bare']:.0f} img/s, ours / bare time {r['vs_bare']:.2f}x"
+    )
+    if "vs_lightly" in r:
+        line += f", ours / lightly {r['vs_lightly']:.2f}x"
+    line += f"; peak {r['peak_gpu_memory_gib']:.1f} GiB."
+    return ["## 5. GPU", "", line, "", *provenance(r)]
+
+
+SECTIONS: dict[str, Callable[[dict], list[str]]] = {
+    "step": step_section,
+    "data": data_section,
+    "probe": probe_section,
+    "memory": memory_section,
+    "gpu": gpu_section,
+}
+
+
+def render(results: dict[str, dict]) -> str:
+    total = sum(r.get("wall_s", 0.0) for r in results.values())
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated by `make bench` (`python -m bench.render` from `bench/results/*.json`); "
+        "do not edit by hand. Every ratio compares two variants timed in the same run, in "
+        "alternating rounds, median over rounds: absolute times on a shared machine drift, "
+        "ratios measured side by side do not. CPU benchmarks run one torch thread unless "
+        "a section says otherwise: on a shared machine a second thread waits on a busy "
+        "core, and small operations then slow down tenfold, drowning the ratios in noise.",
+        "",
+        f"Total benchmark time: {total / 60:.1f} min.",
+        "",
+    ]
+    for name, section in SECTIONS.items():
+        if name in results:
+            lines += section(results[name])
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    results = load(args.results)
+    write_text(args.out, render(results))
+    total = sum(r.get("wall_s", 0.0) for r in results.values())
+    print(f"wrote {args.out} from {len(results)} results ({total / 60:.1f} min of benchmarks)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,361 @@
+"""The recipes' augmentations on a whole batch at once, on any device (CPU or GPU).
+
+Why: the per-image recipes (``infomin.views.recipes``) run in DataLoader workers, one
+image at a time; on a fast GPU a few CPU workers cannot keep up (``bench/data.py``
+measures where). Here the same steps run on a ``[B, C, H, W]`` tensor where it lives:
+the workers only decode and stack ``uint8`` images, and the augmentation becomes a few
+batched kernels on the accelerator.
+
+Every image still gets its own random parameters (crop box, flip, jitter factors and
+order, blur sigma, grayscale): a batch is ``B`` independent draws, not one draw applied
+``B`` times. Parameters are drawn on the CPU from ``generator`` (the global torch RNG when
+None) and then moved to the images' device, so a seed gives the same views on every
+device.
+
+Covered: crop, flip, colour jitter, Gaussian blur, grayscale, normalisation, colour
+space: all of recipes A, B and C. timm's RandAugment (recipes D and E) runs on PIL
+images and has no batched form here: ``BatchedRecipe(..., drop_randaugment=True)``
+applies the rest and leaves RandAugment out, which makes the weaker view; without that
+flag such a spec is refused, so the omission is never silent.
+
+Semantics follow torchvision v2: RandomResizedCrop's box sampling (10 tries, then a
+centre crop), ColorJitter's factor ranges and random order of its four operations,
+GaussianBlur's kernel with reflect padding. Resampling is ``roi_align`` with adaptive
+sampling: bilinear for enlargements, an average over each output pixel's footprint for
+reductions (torchvision's antialiased resize differs slightly in its filter).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torchvision.ops import roi_align
+from torchvision.transforms import v2
+
+from infomin.data.transforms import RGB_MEAN, RGB_STD
+from infomin.views.colorspaces import to_normalized_color_space
+from infomin.views.recipes import (
+    SMALL_IMAGE_RULE,
+    RecipeSpec,
+    adapt_to_small_images,
+    blur_kernel_size,
+    ensure_rgb,
+    get_recipe,
+)
+
+_CROP_TRIES = 10
+_RATIO = (3 / 4, 4 / 3)
+_GRAY_WEIGHTS = (0.299, 0.587, 0.114)
+
+
+def _uniform(n: int, low: float, high: float, generator: torch.Generator | None) -> Tensor:
+    return low + (high - low) * torch.rand(n, generator=generator)
+
+
+def _chance(n: int, p: float, generator: torch.Generator | None) -> Tensor:
+    return torch.rand(n, generator=generator) < p
+
+
+def crop_boxes(
+    batch: int,
+    height: int,
+    width: int,
+    scale: tuple[float, float],
+    ratio: tuple[float, float] = _RATIO,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """``[B, 4]`` float boxes ``(x1, y1, x2, y2)``: RandomResizedCrop's draw, per image.
+
+    Up to 10 tries of (area, log-ratio); each image keeps its first valid try, and an
+    image with none falls back to the largest centred box with a ratio inside ``ratio``.
+    """
+    area = height * width
+    shape = (batch, _CROP_TRIES)
+    target = area * (scale[0] + (scale[1] - scale[0]) * torch.rand(shape, generator=generator))
+    log_r = math.log(ratio[0]) + math.log(ratio[1] / ratio[0]) * torch.rand(
+        shape, generator=generator
+    )
+    aspect = torch.exp(log_r)
+    w = torch.sqrt(target * aspect).round()
+    h = torch.sqrt(target / aspect).round()
+    valid = (w > 0) & (w <= width) & (h > 0) & (h <= height)
+    first = valid.float().argmax(dim=1, keepdim=True)  # index of the first valid try
+    w, h = w.gather(1, first).squeeze(1), h.gather(1, first).squeeze(1)
+    top = (torch.rand(batch, generator=generator) * (height - h + 1)).floor()
+    left = (torch.rand(batch, generator=generator) * (width - w + 1)).floor()
+    fallback = ~valid.any(dim=1)
+    if fallback.any():
+        fw, fh = _centre_size(height, width, ratio)
+        w[fallback], h[fallback] = float(fw), float(fh)
+        top[fallback], left[fallback] = float((height - fh) // 2), float((width - fw) // 2)
+    return torch.stack([left, top, left + w, top + h], dim=1)
+
+
+def _centre_size(height: int, width: int, ratio: tuple[float, float]) -> tuple[int, int]:
+    """torchvision's fallback crop: the whole image, trimmed to the nearest allowed ratio."""
+    in_ratio = width / height
+    if in_ratio < ratio[0]:
+        return width, round(width / ratio[0])
+    if in_ratio > ratio[1]:
+        return round(height * ratio[1]), height
+    return width, height
+
+
+def resized_crop(images: Tensor, boxes: Tensor, size: int) -> Tensor:
+    """Crop each image to its box and resize to ``size x size`` (float images)."""
+    rois = torch.cat([torch.arange(len(images), dtype=boxes.dtype).unsqueeze(1), boxes], dim=1)
+    rois = rois.to(device=images.device, dtype=images.dtype)
+    return roi_align(images, rois, (size, size), spatial_scale=1.0, sampling_ratio=-1, aligned=True)
+
+
+def grayscale(x: Tensor) -> Tensor:
+    """``[..., 3, H, W]`` -> ``[..., 1, H, W]`` luma (ITU-R 601, as torchvision)."""
+    r, g, b = x.unbind(dim=-3)
+    wr, wg, wb = _GRAY_WEIGHTS
+    return (wr * r + wg * g + wb * b).unsqueeze(-3)
+
+
+def _blend(x: Tensor, other: Tensor, factor: Tensor) -> Tensor:
+    return (factor * x + (1 - factor) * other).clamp(0.0, 1.0)
+
+
+def adjust_brightness(x: Tensor, factor: Tensor) -> Tensor:
+    """Per-image brightness; ``factor`` is ``[B]``."""
+    return (x * factor.view(-1, 1, 1, 1)).clamp(0.0, 1.0)
+
+
+def adjust_contrast(x: Tensor, factor: Tensor) -> Tensor:
+    """Blend each image with the mean of its grayscale version."""
+    mean = grayscale(x).mean(dim=(-3, -2, -1), keepdim=True)
+    return _blend(x, mean, factor.view(-1, 1, 1, 1))
+
+
+def adjust_saturation(x: Tensor, factor: Tensor) -> Tensor:
+    """Blend each image with its grayscale version."""
+    return _blend(x, grayscale(x), factor.view(-1, 1, 1, 1))
+
+
+def rgb_to_hsv(x: Tensor) -> Tensor:
+    """``[..., 3, H, W]`` RGB in [0, 1] -> HSV with every channel in [0, 1]."""
+    r, g, b = x.unbind(dim=-3)
+    value, _ = x.max(dim=-3)
+    chroma = value - x.min(dim=-3).values
+    safe = torch.where(chroma > 0, chroma, torch.ones_like(chroma))
+    saturation = torch.where(value > 0, chroma / torch.where(value > 0, value, 1.0), 0.0)
+    hue = torch.where(
+        value == r,
+        (g - b) / safe,
+        torch.where(value == g, 2.0 + (b - r) / safe, 4.0 + (r - g) / safe),
+    )
+    hue = torch.where(chroma > 0, torch.remainder(hue / 6.0, 1.0), 0.0)
+    return torch.stack([hue, saturation, value], dim=-3)
+
+
+def hsv_to_rgb(x: Tensor) -> Tensor:
+    """Inverse of ``rgb_to_hsv``: each channel is ``v - v s clamp(min(k, 4 - k), 0, 1)``."""
+    hue, saturation, value = x.unbind(dim=-3)
+    shifts = torch.tensor([5.0, 3.0, 1.0], device=x.device, dtype=x.dtype)
+    k = torch.remainder(shifts.view(3, 1, 1) + 6.0 * hue.unsqueeze(-3), 6.0)
+    ramp = torch.minimum(k, 4.0 - k).clamp(0.0, 1.0)
+    v, s = value.unsqueeze(-3), saturation.unsqueeze(-3)
+    return v - v * s * ramp
+
+
+def adjust_hue(x: Tensor, shift: Tensor) -> Tensor:
+    """Rotate each image's hue by ``shift`` (fractions of the circle, in [-0.5, 0.5])."""
+    hsv = rgb_to_hsv(x)
+    hue = torch.remainder(hsv[:, 0] + shift.view(-1, 1, 1), 1.0)
+    return hsv_to_rgb(torch.stack([hue, hsv[:, 1], hsv[:, 2]], dim=1))
+
+
+_JITTER_OPS = (adjust_brightness, adjust_contrast, adjust_saturation, adjust_hue)
+
+
+def color_jitter(
+    x: Tensor,
+    strengths: tuple[float, float, float, float],
+    p: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """ColorJitter with probability ``p``: per-image factors and order of the four ops."""
+    n = len(x)
+    factors = [_uniform(n, max(0.0, 1.0 - s), 1.0 + s, generator) for s in strengths[:3]]
+    factors.append(_uniform(n, -strengths[3], strengths[3], generator))
+    order = torch.rand(n, 4, generator=generator).argsort(dim=1)
+    applied = _chance(n, p, generator)
+    active = [s > 0 for s in strengths]
+    out = x.clone()
+    for slot in range(4):
+        for op_index, op in enumerate(_JITTER_OPS):
+            chosen = (applied & (order[:, slot] == op_index)).nonzero().squeeze(1)
+            if not active[op_index] or len(chosen) == 0:
+                continue
+            where = chosen.to(x.device)
+            out[where] = op(out[where], factors[op_index][chosen].to(x.device, x.dtype))
+    return out
+
+
+def gaussian_blur(
+    x: Tensor,
+    kernel_size: int,
+    sigma: tuple[float, float],
+    p: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Gaussian blur with probability ``p`` and a per-image sigma ~ U(sigma)."""
+    n = len(x)
+    sigmas = _uniform(n, sigma[0], sigma[1], generator)
+    chosen = _chance(n, p, generator).nonzero().squeeze(1)
+    if len(chosen) == 0:
+        return x
+    out = x.clone()
+    where = chosen.to(x.device)
+    out[where] = _blur(x[where], kernel_size, sigmas[chosen].to(x.device, x.dtype))
+    return out
+
+
+def _blur(x: Tensor, kernel_size: int, sigmas: Tensor) -> Tensor:
+    """Separable blur, one kernel per image (grouped convolution over images x channels)."""
+    b, c, h, w = x.shape
+    half = (kernel_size - 1) / 2
+    grid = torch.linspace(-half, half, kernel_size, device=x.device, dtype=x.dtype)
+    kernel = torch.exp(-0.5 * (grid / sigmas.view(-1, 1)) ** 2)
+    kernel = (kernel / kernel.sum(dim=1, keepdim=True)).repeat_interleave(c, dim=0)
+    pad = kernel_size // 2
+    flat = F.pad(x.reshape(1, b * c, h, w), (pad, pad, pad, pad), mode="reflect")
+    flat = F.conv2d(flat, kernel.view(b * c, 1, 1, kernel_size), groups=b * c)
+    flat = F.conv2d(flat, kernel.view(b * c, 1, kernel_size, 1), groups=b * c)
+    return flat.view(b, c, h, w)
+
+
+def blur_matrix(size: int, kernel_size: int, sigmas: Tensor) -> Tensor:
+    """``[B, size, size]``: row ``i`` holds the Gaussian weights output pixel ``i`` takes
+    from each input pixel, reflect padding folded in (index -1 reads pixel 1)."""
+    half = kernel_size // 2
+    offsets = torch.arange(-half, half + 1, device=sigmas.device)
+    weights = torch.exp(-0.5 * (offsets.view(1, -1) / sigmas.view(-1, 1)) ** 2)
+    weights = weights / weights.sum(dim=1, keepdim=True)
+    source = (torch.arange(size, device=sigmas.device).view(-1, 1) + offsets).abs()
+    source = torch.where(source > size - 1, 2 * (size - 1) - source, source)
+    matrix = torch.zeros(len(sigmas), size, size, device=sigmas.device, dtype=sigmas.dtype)
+    index = source.expand(len(sigmas), -1, -1)
+    return matrix.scatter_add_(2, index, weights.view(-1, 1, kernel_size).expand_as(index))
+
+
+def blur_by_matrices(x: Tensor, kernel_size: int, sigmas: Tensor) -> Tensor:
+    """The separable blur as two matrix products (rows, then columns), one sigma per image.
+
+    For one image on a CPU this is several times faster than a depthwise convolution
+    (a matrix product is what BLAS does best); for large batches ``_blur`` is cheaper.
+    """
+    rows = blur_matrix(x.shape[-1], kernel_size, sigmas).unsqueeze(1)
+    cols = blur_matrix(x.shape[-2], kernel_size, sigmas).unsqueeze(1)
+    return cols @ (x @ rows.transpose(-1, -2))
+
+
+class SeparableGaussianBlur(v2.GaussianBlur):
+    """``v2.GaussianBlur`` (same sigma draw, same output) computed as two 1-D passes.
+
+    torchvision convolves with the full ``k x k`` kernel, ``k**2`` multiply-adds per
+    pixel; a Gaussian is separable, so a row pass and a column pass give the same image
+    (here as two small matrix products, ``blur_by_matrices``). At 224 px (``k = 23``)
+    the blur is about half of InfoMin Aug's per-image time otherwise (``bench/data.py``).
+    Outputs match torchvision to float rounding (uint8: the rare pixel at a .5 boundary
+    may differ by one level).
+    """
+
+    def transform(self, inpt, params):  # type: ignore[override]
+        kx, ky = self.kernel_size
+        if type(inpt) is not Tensor or inpt.dim() < 3 or kx != ky:
+            return super().transform(inpt, params)
+        shape = inpt.shape
+        x = inpt.reshape(-1, *shape[-3:])
+        fp = x.is_floating_point()
+        y = x if fp else x.float()
+        sigma = torch.full((len(y),), float(params["sigma"][0]), dtype=y.dtype)
+        out = blur_by_matrices(y, kx, sigma.to(y.device))
+        if not fp:
+            out = out.round_().to(inpt.dtype)
+        return out.reshape(shape)
+
+
+def random_grayscale(x: Tensor, p: float, generator: torch.Generator | None = None) -> Tensor:
+    """Replace each image by its 3-channel grayscale with probability ``p``."""
+    chosen = _chance(len(x), p, generator).nonzero().squeeze(1)
+    if len(chosen) == 0:
+        return x
+    out = x.clone()
+    where = chosen.to(x.device)
+    out[where] = grayscale(x[where]).expand(-1, 3, -1, -1)
+    return out
+
+
+def random_flip(x: Tensor, p: float, generator: torch.Generator | None = None) -> Tensor:
+    """Mirror each image left-right with probability ``p``."""
+    flip = _chance(len(x), p, generator).to(x.device).view(-1, 1, 1, 1)
+    return torch.where(flip, x.flip(-1), x)
+
+
+class BatchedRecipe:
+    """A recipe applied to a batch: ``[B, C, H, W]`` (uint8 or float in [0, 1]) -> network
+    input ``float [B, 3, S, S]`` (ImageNet-normalised RGB, or the recipe's colour space).
+
+    ``spec`` is a recipe name or ``RecipeSpec``; ``small`` follows ``build_recipe``
+    (None: the small-image rule below 97 px). RandAugment has no batched form: a spec
+    that has it needs ``drop_randaugment=True`` (module docstring).
+    """
+
+    def __init__(
+        self,
+        spec: str | RecipeSpec,
+        image_size: int,
+        small: bool | None = None,
+        drop_randaugment: bool = False,
+    ) -> None:
+        spec = get_recipe(spec)
+        if small is None:
+            small = image_size <= SMALL_IMAGE_RULE.max_side
+        if small:
+            spec = adapt_to_small_images(spec, image_size)
+        if spec.randaugment is not None and not drop_randaugment:
+            raise ValueError(
+                f"recipe {spec.name} has RandAugment, which only runs per image on PIL; "
+                "pass drop_randaugment=True to apply the rest of the recipe batched"
+            )
+        self.spec = spec
+        self.image_size = image_size
+        self.blur_kernel = blur_kernel_size(image_size, spec.blur_kernel_fraction)
+
+    def __call__(self, images: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        if images.dim() != 4:
+            raise ValueError(f"expected a batch [B, C, H, W], got {tuple(images.shape)}")
+        x = ensure_rgb(images)
+        x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+        return self.normalise(self.augment(x, generator))
+
+    def augment(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """The augmentation steps on float RGB in [0, 1], in the recipes' fixed order."""
+        spec, (b, _, h, w) = self.spec, x.shape
+        boxes = crop_boxes(b, h, w, spec.crop_scale, generator=generator)
+        x = random_flip(resized_crop(x, boxes, self.image_size), spec.flip_p, generator)
+        jitter = spec.scaled_jitter
+        if jitter is not None and spec.jitter_p > 0:
+            x = color_jitter(x, jitter, spec.jitter_p, generator)
+        if spec.blur_p > 0:
+            x = gaussian_blur(x, self.blur_kernel, spec.blur_sigma, spec.blur_p, generator)
+        if spec.grayscale_p > 0:
+            x = random_grayscale(x, spec.grayscale_p, generator)
+        return x.clamp(0.0, 1.0)
+
+    def normalise(self, x: Tensor) -> Tensor:
+        if self.spec.color_space is not None:
+            return to_normalized_color_space(x, self.spec.color_space)
+        mean = x.new_tensor(RGB_MEAN).view(1, 3, 1, 1)
+        std = x.new_tensor(RGB_STD).view(1, 3, 1, 1)
+        return (x - mean) / std
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(recipe={self.spec.name!r}, size={self.image_size})"
