@@ -131,6 +131,16 @@ CASES: list[tuple[str, str, str]] = [
     ("toy --rows ladder=5 --out {OUT}", "ladder", "ladder step out of range"),
     ("toy --seeds 0 --out {OUT}", "positive integer", "zero seeds"),
     ("toy --out {FILE}", "not a folder", "output path is a file"),
+    # infomin learn-views
+    ("learn-views --out {OUT}", "required: --mode", "missing --mode"),
+    ("learn-views --mode nope --out {OUT}", "invalid choice", "unknown mode"),
+    ("learn-views --mode unsupervised --label-fraction 2 --out {OUT}", "fraction in (0, 1]",
+     "fraction above 1"),
+    ("learn-views --mode unsupervised --input-space nope --out {OUT}", "unknown colour space",
+     "unknown colour space"),
+    ("learn-views --mode unsupervised --data nope --out {OUT}", "unknown dataset",
+     "unknown dataset"),
+    ("learn-views --mode unsupervised --out {FILE}", "not a folder", "output path is a file"),
 ]  # fmt: skip
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 import os
 
-from infomin.cli import data, demo, evaluate, mi, pretrain, sweep, toy
+from infomin.cli import data, demo, evaluate, learn_views, mi, pretrain, sweep, toy
 from infomin.cli.common import USER_ERRORS, Parser, fail, stopped
 
 EXIT_SIGINT = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
 
-SUBCOMMANDS = (data, pretrain, evaluate, demo, mi, sweep, toy)
+SUBCOMMANDS = (data, pretrain, evaluate, demo, mi, sweep, toy, learn_views)
 
 DESCRIPTION = """\
 Contrastive self-supervised learning where the views are the object of study

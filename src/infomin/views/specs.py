@@ -36,12 +36,16 @@ Kinds, their parameters, and what the probe sees:
   position, background joined by "+", or all / none); ``ladder`` in [0, 2] is the toy's
   strength ladder (its SHARED defaults to digit+background). Delegates to
   `infomin.views.toy.ToyPairSource` (probe: f2 on single frames).
+- ``learned:PATH[,size=PX,photo_size=PX]`` (main: ``path``): a view generator g saved by
+  `infomin learn-views` (a learned colour space, `infomin.view_learning`): v1 = g(X)_1,
+  v2 = g(X)_2:3 of the same image, g frozen; probe as for colorspace. PATH may not contain
+  a comma.
 
 ``size`` is the image side: the patch side on photo-patches (default 32; ``photo_size``
 is the photos' short side, default 192, so size=16,photo_size=96 sees the same field at
 half resolution), a resize + centre crop on other datasets.
 
-Datasets (``data`` argument / ``--data``). colorspace and recipe take any labelled image
+Datasets (``data`` argument / ``--data``). colorspace, recipe and learned take any labelled image
 dataset of `infomin.data.load_dataset`; their default is ``photo-patches`` (32 px patches
 of 11 photos, label = the photo): natural colour statistics are what colour spaces and
 colour augmentations act on, and "which photo is this patch from" is a downstream task
@@ -92,7 +96,8 @@ GRAMMAR = (
     "recipe:A..E[,crop_scale=LOW,jitter_strength=S,blur_sigma=MAX,blur_p=P,"
     "blur_kernel_fraction=F,randaugment_magnitude=M,grayscale_p=P,jitter_p=P,flip_p=P,size=PX,"
     "photo_size=PX] | "
-    "toy:SHARED[,ladder=S,canvas=PX,digit_size=PX,dim=F] or toy:ladder=S"
+    "toy:SHARED[,ladder=S,canvas=PX,digit_size=PX,dim=F] or toy:ladder=S | "
+    "learned:PATH[,size=PX,photo_size=PX]"
 )
 
 PHOTO_PATCHES = "photo-patches"
@@ -149,6 +154,12 @@ def _recipe_name(text: str) -> str:
     return get_recipe(text).name
 
 
+def _path(text: str) -> str:
+    if not text:
+        raise ValueError("needs a file path")
+    return text
+
+
 _PROBABILITY = _number(0.0, 1.0)
 
 
@@ -194,6 +205,13 @@ def _build_toy(p: dict[str, Any], data: str, data_dir: str | None, name: str) ->
         raise SpecError("toy needs the shared factors (toy:digit+background) or a ladder")
     options = {k: p[k] for k in ("canvas", "digit_size", "dim", "ladder") if k in p}
     return ToyPairSource(shared, **options)
+
+
+def _build_learned(p: dict[str, Any], data: str, data_dir: str | None, name: str) -> PairSource:
+    from infomin.view_learning.flows import load_flow
+    from infomin.view_learning.source import LearnedViewSource
+
+    return LearnedViewSource(load_flow(p["path"]), _pool(p, data, data_dir), name)
 
 
 _RECIPE_PARAMS: dict[str, Callable[[str], Any]] = {
@@ -248,6 +266,15 @@ KINDS: dict[str, Kind] = {
         (DIGITS,),
         DIGITS,
         _build_toy,
+    ),
+    "learned": Kind(
+        "learned",
+        "path",
+        {"path": _path, "size": _integer(8), "photo_size": _integer(16)},
+        ("path",),
+        None,
+        PHOTO_PATCHES,
+        _build_learned,
     ),
 }
 
