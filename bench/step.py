@@ -5,7 +5,8 @@ update of the key encoder and the enqueue), on fixed synthetic views so that onl
 step is timed (the data pipeline has its own benchmark).
 
 - ours: `build_method(preset)`'s `training_step` + backward + `configure_optimizers`'s
-  SGD and schedule step, exactly what Lightning runs, without Lightning's loop.
+  SGD and schedule step, exactly what Lightning runs, without Lightning's loop (and so
+  without its logging, which needs the loop; lightly's step does not log either).
 - lightly: the same recipe from lightly's parts (NTXentLoss with or without its memory
   bank, SimCLR/MoCo projection heads without BN, `update_momentum`, `batch_shuffle`),
   our backbone, batch, image size, temperature, queue size, EMA and optimiser. Lightly
@@ -108,9 +109,17 @@ def optimise(optimizer: torch.optim.Optimizer, loss: Tensor) -> None:
     optimizer.step()
 
 
+def _no_log(*args: object, **kwargs: object) -> None:
+    """Stands in for `LightningModule.log` when a step runs without a Trainer."""
+
+
 def ours(preset: Preset, settings: TrainSettings, batch: Batch, rt: Runtime = CPU) -> Step:
     settings = replace(settings, channels_last=rt.channels_last)
     method = rt.place(build_method(preset, settings))
+    # `self.log` needs a Trainer: outside one every call takes Lightning's warning path,
+    # measured at 5% of an infomin step here, a cost no real run pays (under a Trainer
+    # logging is part of Lightning's loop, outside the step) and lightly's step lacks.
+    method.log = _no_log  # type: ignore[method-assign]
     config = method.configure_optimizers()
     optimizer, schedule = config["optimizer"], config["lr_scheduler"]["scheduler"]
     data = (list(batch.views), {}, batch.index)
