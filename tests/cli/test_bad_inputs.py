@@ -249,6 +249,8 @@ def test_corrupt_image_met_during_training_is_one_line(inputs, tmp_path, reliabi
     [
         "data show folder --data-dir {CORRUPT} --skip-corrupt -n 3 --out {OUT}/g.png",
         "evaluate --data folder --data-dir {CORRUPT} --skip-corrupt --raw-pixels --out {OUT}",
+        "pretrain --data folder --data-dir {CORRUPT} --skip-corrupt --config {NOEVAL} "
+        "--batch-size 4 --epochs 1 --width 0.25 --out {OUT}",
     ],
 )
 def test_skip_corrupt_counts_the_bad_file_and_goes_on(template, inputs, tmp_path, capfd,

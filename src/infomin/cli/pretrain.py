@@ -6,7 +6,14 @@ import argparse
 from dataclasses import asdict
 from pathlib import Path
 
-from infomin.cli.common import EXIT_DIVERGED, UserError, add_data_args, positive_int, stopped
+from infomin.cli.common import (
+    EXIT_DIVERGED,
+    UserError,
+    add_data_args,
+    add_skip_corrupt_arg,
+    positive_int,
+    stopped,
+)
 
 PRETRAIN_HELP = """\
 Pretrain an encoder with a named preset (insdis, cmc, moco, pirl, mocov2, cmcv2,
@@ -24,6 +31,7 @@ _FIELDS = (
     "batch_size", "lr", "temperature", "num_negatives", "seed", "devices", "num_nodes",
     "accelerator", "precision", "channels_last", "num_workers", "checkpoint_every", "max_steps",
     "knn_every", "online_probe", "schedule", "warmup_epochs", "criterion", "views",
+    "skip_corrupt",
 )  # fmt: skip
 
 
@@ -41,6 +49,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--preset", help="method preset (default infomin)")
     add_data_args(parser)
     parser.add_argument("--config", help="YAML file of config values")
+    add_skip_corrupt_arg(parser)
     parser.add_argument("--train-size", type=positive_int, help="embedded data: samples")
     parser.add_argument("--test-size", type=positive_int, help="embedded data: probe test size")
     parser.add_argument("--backbone", help="backbone name (default convnet)")

@@ -70,6 +70,7 @@ class PretrainConfig:
     knn_every: int = 0  # 0: off; n: kNN monitor on held-out data every n epochs
     online_probe: bool = False  # linear probes on detached features during training
     views: str | None = None  # a view spec (infomin.views.specs) instead of the preset's aug
+    skip_corrupt: bool = False  # image folders: drop unreadable files (counted) up front
 
     def __post_init__(self) -> None:
         """Refuse nonsense numbers before any data is loaded or any file written."""
@@ -280,6 +281,7 @@ def pretrain(config: PretrainConfig, out: Path, resume: bool = False) -> dict[st
         train_size=config.train_size,
         test_size=config.test_size,
         seed=config.seed,
+        skip_corrupt=config.skip_corrupt,
     )
     train_set = load_split(eval_config, "train", config.train_size)
     image_size = int(train_set.raw_item(0)[0].shape[-1])
