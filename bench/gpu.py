@@ -13,7 +13,6 @@ Without a CUDA device it says so, writes ``{"skipped": ...}`` and exits 0.
 from __future__ import annotations
 
 import contextlib
-import warnings
 
 import torch
 
@@ -99,7 +98,6 @@ def main(argv: list[str] | None = None) -> None:
     print(f"GPU: {name}", flush=True)
     torch.backends.cudnn.benchmark = True
     torch.set_float32_matmul_precision("high")
-    warnings.filterwarnings("ignore", message=".*self.log.*")
     result = fitting_run(args, started + args.budget_s)
     payload = {
         "gpu": name,

@@ -15,7 +15,6 @@ import json
 import resource
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 from bench.common import make_parser, start, write_result
@@ -43,7 +42,6 @@ def child(
     from bench import step as steps
     from infomin.methods import TrainSettings, for_image_size, get_preset
 
-    warnings.filterwarnings("ignore", message=".*self.log.*")
     preset = for_image_size(get_preset(method), image_size)
     settings = TrainSettings(backbone=backbone, image_size=image_size, batch_size=batches[0])
     builders = {"ours": steps.ours, "lightly": steps.lightly, "bare": steps.bare}

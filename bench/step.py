@@ -22,7 +22,6 @@ step is timed (the data pipeline has its own benchmark).
 from __future__ import annotations
 
 import copy
-import warnings
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
@@ -264,7 +263,6 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         args.batch_size, args.rounds, args.repeats = 16, 2, 1
     started = start(args)
-    warnings.filterwarnings("ignore", message=".*self.log.*")
     settings = TrainSettings(
         backbone=args.backbone,
         width=args.width,
