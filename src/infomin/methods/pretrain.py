@@ -29,7 +29,7 @@ from infomin.methods.base import ContrastiveMethod, TrainSettings
 from infomin.methods.checkpoints import eval_preprocess
 from infomin.methods.faults import AtomicCheckpointIO, FiniteGuard, GracefulStop
 from infomin.methods.presets import Preset, for_image_size, get_preset
-from infomin.methods.view_pairs import evaluate_on_probe_sets, pair_dataset
+from infomin.methods.view_pairs import evaluate_on_probe_sets, pair_views
 from infomin.progress import console
 from infomin.views import JigsawPatches, MultiView, build_recipe
 from infomin.views.specs import SpecError, parse_spec, parse_view_spec
@@ -284,17 +284,18 @@ def pretrain(config: PretrainConfig, out: Path, resume: bool = False) -> dict[st
         skip_corrupt=config.skip_corrupt,
     )
     train_set = load_split(eval_config, "train", config.train_size)
-    image_size = int(train_set.raw_item(0)[0].shape[-1])
-    preset = resolve_preset(config, image_size)
     source = None
     if config.views is None:
+        image_size = int(train_set.raw_item(0)[0].shape[-1])
+        preset = resolve_preset(config, image_size)
         train_set.transform = build_views(preset, image_size)
         dataset: Dataset = IndexedViews(train_set)
     else:
         source = parse_view_spec(config.views, config.data, config.data_dir)
-        n = config.train_size or len(train_set)
-        dataset, image_size = pair_dataset(source, preset, n, config.seed, config.views)
+        pairs = source.pairs("train", config.train_size or len(train_set), config.seed)
+        image_size = int(pairs.v1.shape[-1])
         preset = resolve_preset(config, image_size)
+        dataset = pair_views(pairs, preset, config.views)
     world = config.devices * config.num_nodes
     # Order = f(seed, epoch), not of the global RNG, so a resumed run sees the same batches
     # (under DDP Lightning swaps in its own DistributedSampler, also seeded by epoch).

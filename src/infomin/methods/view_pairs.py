@@ -68,15 +68,11 @@ def check_views_fit(preset: Preset, pairs: PairSet, spec: str) -> None:
         raise ConfigError(f"preset {preset.name!r} cuts jigsaw patches from 3-channel views")
 
 
-def pair_dataset(
-    source: PairSource, preset: Preset, n: int, seed: int, spec: str
-) -> tuple[PairViews, int]:
-    """The training pairs of `source` as a dataset, and their image side."""
-    pairs = source.pairs("train", n, seed)
+def pair_views(pairs: PairSet, preset: Preset, spec: str) -> PairViews:
+    """The training pairs as `preset`'s dataset (refused if its encoder cannot take them)."""
     check_views_fit(preset, pairs, spec)
-    image_size = int(pairs.v1.shape[-1])
-    jigsaw = JigsawPatches(image_size) if preset.jigsaw else None
-    return PairViews(pairs, jigsaw), image_size
+    jigsaw = JigsawPatches(int(pairs.v1.shape[-1])) if preset.jigsaw else None
+    return PairViews(pairs, jigsaw)
 
 
 def probe_inputs(probe: ProbeSet, backbone: Backbone) -> Tensor:
