@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 import os
 
-from infomin.cli import data, demo, evaluate, learn_views, mi, pretrain, sweep, toy
+from infomin.cli import data, demo, evaluate, export, learn_views, mi, pretrain, sweep, toy
 from infomin.cli.common import USER_ERRORS, Parser, fail, stopped
 
 EXIT_SIGINT = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
 
-SUBCOMMANDS = (data, pretrain, evaluate, demo, mi, sweep, toy, learn_views)
+SUBCOMMANDS = (data, pretrain, export, evaluate, demo, mi, sweep, toy, learn_views)
 
 DESCRIPTION = """\
 Contrastive self-supervised learning where the views are the object of study

@@ -1,4 +1,4 @@
-"""`infomin presets`, `infomin pretrain` and `infomin export`."""
+"""`infomin presets` and `infomin pretrain` (`infomin export` is in cli/export.py)."""
 
 from __future__ import annotations
 
@@ -86,18 +86,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", default="runs/pretrain", help="run folder")
     parser.set_defaults(run=run_pretrain)
 
-    export = subparsers.add_parser(
-        "export",
-        help="write a clean backbone state_dict (torchvision or detectron2 names)",
-        description="Extract the backbone of a checkpoint: no heads, no `module.` prefixes; "
-        "loadable with torchvision.models.resnet50().load_state_dict(..., strict=False) "
-        "minus fc, or with Detectron2's ResNet names.",
-    )
-    export.add_argument("checkpoint", help="Lightning checkpoint (.ckpt) or state_dict")
-    export.add_argument("--format", default="torchvision", choices=("torchvision", "detectron2"))
-    export.add_argument("--out", default="backbone.pt", help="file to write")
-    export.set_defaults(run=run_export)
-
 
 def run_presets(args: argparse.Namespace) -> int:
     from infomin.methods.presets import TABLE_COLUMNS, preset_rows
@@ -142,11 +130,3 @@ def _kept(out: Path) -> str:
     if not last.is_file():
         return "no checkpoint was written; try a lower --lr"
     return f"the last good checkpoint is kept ({last}); try a lower --lr"
-
-
-def run_export(args: argparse.Namespace) -> int:
-    from infomin.models.export import export_backbone
-
-    path = export_backbone(args.checkpoint, args.out, args.format)
-    print(f"wrote {path}")
-    return 0
