@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from infomin.methods.presets import Preset
+from infomin.methods.presets import WARMUP_FROM_LR, Preset, auto_warmup_epochs
 from infomin.models import build_backbone
 from infomin.models.backbones import Backbone, SplitEncoder
 from infomin.objectives import InfoNCELoss, JigsawHead, LinearHead, MLPHead, NCELoss
@@ -83,21 +83,62 @@ def make_head(kind: str, in_dim: int, out_dim: int) -> nn.Module:
     return LinearHead(in_dim, out_dim) if kind == "linear" else MLPHead(in_dim, in_dim, out_dim)
 
 
-def learning_rate_factor(step: int, settings: TrainSettings, preset: Preset) -> float:
-    """Multiplier of the base lr at `step`: linear warm-up, then cosine or step decay.
+def make_jigsaw_head(preset: Preset, in_dim: int) -> JigsawHead:
+    """PIRL/InfoMin's patch head, built like the preset's main head.
 
-    Cosine decays to 0.001x (the reference code's floor); step decay multiplies by 0.1 at
-    60% and 80% of training (epochs 120 and 160 of 200).
+    As in the reference code, each patch is projected by an MLP d->d->ReLU->E when the
+    preset's head is an MLP (InfoMin), linearly otherwise (PIRL), and the 9 shuffled
+    projections go through Linear(9E, E): E is the preset's embedding size throughout,
+    so the jigsaw query lives in the same space as the keys it is scored against.
     """
-    total = max(1, settings.epochs * settings.steps_per_epoch)
-    warmup = preset.warmup_epochs * settings.steps_per_epoch
-    if step < warmup:
-        return (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    if preset.schedule == "cosine":
+    hidden = in_dim if preset.head == "mlp" else None
+    return JigsawHead(
+        in_dim, patch_dim=preset.embed_dim, out_dim=preset.embed_dim, hidden_dim=hidden
+    )
+
+
+def base_lr(preset: Preset, settings: TrainSettings) -> float:
+    """The peak lr: the user's, or the preset's (for batch 256) scaled by global batch / 256."""
+    if settings.lr is not None:
+        return settings.lr
+    return preset.lr * settings.batch_size / 256
+
+
+def warmup_epochs(preset: Preset, settings: TrainSettings) -> int:
+    """The preset's value when one was set (by the user; 0 included), otherwise the
+    reference code's rule for the global batch (`presets.auto_warmup_epochs`)."""
+    if preset.warmup_epochs is not None:
+        return preset.warmup_epochs
+    return auto_warmup_epochs(settings.batch_size)
+
+
+def decay_factor(progress: float, schedule: str) -> float:
+    """Multiplier of the base lr at `progress` (0..1) of the whole run, warm-up ignored.
+
+    Cosine decays to 0.001x (the reference code's floor, lr x 0.1^3); step decay multiplies
+    by 0.1 at 60% and 80% of training (epochs 120 and 160 of 200).
+    """
+    if schedule == "cosine":
         floor = 1e-3
         return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
     return 0.1 ** sum(progress >= milestone for milestone in (0.6, 0.8))
+
+
+def learning_rate_factor(step: int, settings: TrainSettings, preset: Preset) -> float:
+    """Multiplier of the base lr at `step` (0-based): the decay schedule over the whole
+    run, whose warm-up steps are replaced by a line from lr 0.01 to the schedule's value
+    where the warm-up ends (PyContrast's warm-up, per step, so the lr never jumps).
+
+    The line starts at the base lr instead when that is below 0.01: a warm-up that
+    lowers the lr would be no warm-up at all.
+    """
+    total = max(1, settings.epochs * settings.steps_per_epoch)
+    warmup = warmup_epochs(preset, settings) * settings.steps_per_epoch
+    if step >= warmup:
+        return decay_factor(min(1.0, step / total), preset.schedule)
+    start = min(1.0, WARMUP_FROM_LR / base_lr(preset, settings))
+    end = decay_factor(min(1.0, warmup / total), preset.schedule)
+    return start + (end - start) * step / warmup
 
 
 class ContrastiveMethod(L.LightningModule):
@@ -119,16 +160,28 @@ class ContrastiveMethod(L.LightningModule):
             make_criterion(preset, settings.dataset_size) for _ in self.towers
         )
         self.jigsaw_head = (
-            JigsawHead(int(self.towers[0].out_dim), preset.embed_dim) if preset.jigsaw else None
+            make_jigsaw_head(preset, int(self.towers[0].out_dim)) if preset.jigsaw else None
         )
 
+    def is_whole_crop(self, view: Tensor) -> bool:
+        """True for a two-tower method's crop with every channel (the recipe's views), to be
+        cut into channel groups here; False for RGB methods, and for views that arrive as
+        the towers' channel groups already (`pretrain --views`: colorspace, learned)."""
+        backbone = self.backbone
+        return isinstance(backbone, SplitEncoder) and view.shape[1] == backbone.in_channels
+
     def channel_groups(self, views: tuple[Tensor, ...]) -> tuple[Tensor, Tensor]:
-        """The two inputs of a pair: whole crops, or CMC's Y of crop 1 and DbDr of crop 2
-        (views that arrive as the towers' channel groups already pass as they are)."""
+        """The two inputs of an in-batch pair: whole crops, or on two towers group 1 of crop 1
+        and group 2 of crop 2 (bank and queue methods choose their own inputs)."""
         v1, v2 = views[0], views[1]
-        if isinstance(self.backbone, SplitEncoder) and v1.shape[1] == self.backbone.in_channels:
+        if self.is_whole_crop(v1):
             return self.backbone.split(v1)[0], self.backbone.split(v2)[1]
         return v1, v2
+
+    @staticmethod
+    def jigsaw_view(views: tuple[Tensor, ...]) -> Tensor:
+        """The jigsaw patches `[B, 9, C, p, p]`: always the last view of a batch."""
+        return views[-1]
 
     def embed(self, tower: int, x: Tensor) -> Tensor:
         """Unit-norm embedding of `x` by tower `tower` and its head."""
@@ -138,8 +191,8 @@ class ContrastiveMethod(L.LightningModule):
         """`[B, 9, C, p, p]` patches -> one unit-norm embedding per image."""
         assert self.jigsaw_head is not None
         b, n = patches.shape[:2]
-        features = self.towers[0](patches.flatten(0, 1)).view(b, n, -1)
-        return self.jigsaw_head(features)
+        features = self.towers[0](patches.flatten(0, 1)).view(b, n, -1)  # [B, 9, D]
+        return self.jigsaw_head(features)  # [B, E]
 
     def contrastive_loss(self, views: tuple[Tensor, ...], index: Tensor) -> Tensor:
         raise NotImplementedError
@@ -169,9 +222,7 @@ class ContrastiveMethod(L.LightningModule):
             set_rng_states(checkpoint["rng_states"])
 
     def base_lr(self) -> float:
-        if self.settings.lr is not None:
-            return self.settings.lr
-        return self.preset.lr * self.settings.batch_size / 256
+        return base_lr(self.preset, self.settings)
 
     def configure_optimizers(self):
         optimizer = torch.optim.SGD(

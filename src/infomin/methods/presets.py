@@ -44,7 +44,8 @@ class Preset:
     weight_decay: float = 1e-4
     epochs: int = 200
     schedule: Schedule = "cosine"
-    warmup_epochs: int = 0  # the paper warms up 5 epochs from lr 0.01 when batch > 256
+    # None: PyContrast's rule (`auto_warmup_epochs`); a number (0 included) overrides it.
+    warmup_epochs: int | None = None
 
     def as_row(self) -> dict[str, object]:
         return asdict(self)
@@ -89,10 +90,36 @@ def for_image_size(preset: Preset, image_size: int) -> Preset:
     return replace(preset, **changes)
 
 
-TABLE_COLUMNS = ("input", "jigsaw", "negatives", "aug", "head", "temperature", "crop_min")
+# Warm-up of the reference code (PyContrast): large batches scale the lr up (x batch/256),
+# and starting there diverges early; so above batch 256 the lr climbs linearly from 0.01
+# for 5 epochs, then follows the schedule.
+WARMUP_BATCH = 256  # warm up when the global batch is larger than this
+WARMUP_EPOCHS = 5
+WARMUP_FROM_LR = 0.01
+
+
+def auto_warmup_epochs(global_batch: int) -> int:
+    """PyContrast's warm-up length for a global batch: 5 epochs above 256, else none."""
+    return WARMUP_EPOCHS if global_batch > WARMUP_BATCH else 0
+
+
+def warmup_cell(preset: Preset) -> str:
+    """How the presets table shows the warm-up: the rule, or the value a run fixed."""
+    if preset.warmup_epochs is None:
+        return f"{WARMUP_EPOCHS} (from lr {WARMUP_FROM_LR}) if batch > {WARMUP_BATCH}, else 0"
+    return str(preset.warmup_epochs)
+
+
+TABLE_COLUMNS = (
+    "input", "jigsaw", "negatives", "aug", "head", "temperature", "crop_min", "warmup_epochs",
+)  # fmt: skip
 
 
 def preset_rows(columns: tuple[str, ...] = TABLE_COLUMNS) -> list[list[object]]:
     """The table `infomin presets` prints: one row per method."""
     known = {f.name for f in fields(Preset)}
-    return [[p.name, *(getattr(p, c) for c in columns if c in known)] for p in PRESETS.values()]
+
+    def cell(preset: Preset, column: str) -> object:
+        return warmup_cell(preset) if column == "warmup_epochs" else getattr(preset, column)
+
+    return [[p.name, *(cell(p, c) for c in columns if c in known)] for p in PRESETS.values()]

@@ -28,7 +28,7 @@ from infomin.methods import build_method
 from infomin.methods.base import ContrastiveMethod, TrainSettings
 from infomin.methods.checkpoints import eval_preprocess
 from infomin.methods.faults import AtomicCheckpointIO, FiniteGuard, GracefulStop
-from infomin.methods.presets import Preset, for_image_size, get_preset
+from infomin.methods.presets import Preset, auto_warmup_epochs, for_image_size, get_preset
 from infomin.methods.view_pairs import evaluate_on_probe_sets, pair_views
 from infomin.progress import console
 from infomin.views import JigsawPatches, MultiView, build_recipe
@@ -165,17 +165,31 @@ class IndexedViews(Dataset):
 
 
 def resolve_preset(config: PretrainConfig, image_size: int) -> Preset:
-    """The paper's row, adapted to the image size, with the command line's overrides."""
+    """The paper's row, adapted to the image size, with the command line's overrides.
+
+    A warm-up the user left unset follows the reference code's rule for the run's global
+    batch (5 epochs from lr 0.01 above 256), and is written into the preset so the run's
+    record shows the warm-up it got.
+    """
     preset = for_image_size(get_preset(config.preset), image_size)
     overridable = ("temperature", "num_negatives", "schedule", "warmup_epochs", "criterion")
     changes = {k: getattr(config, k) for k in overridable if getattr(config, k) is not None}
+    if config.warmup_epochs is None:
+        global_batch = config.batch_size * config.devices * config.num_nodes
+        changes["warmup_epochs"] = auto_warmup_epochs(global_batch)
     return replace(preset, epochs=config.epochs, **changes)
 
 
 def build_views(preset: Preset, image_size: int) -> MultiView:
-    """Two crops of the preset's recipe, plus the jigsaw patches when the preset has them."""
+    """The crops a step of the preset's method uses, plus the jigsaw patches if it has them.
+
+    Queue and in-batch methods contrast crop 1 with crop 2: two crops. A memory bank holds
+    each sample's positive, so bank methods (InsDis, PIRL, CMC) take one crop; CMC's two
+    towers see its Y and DbDr halves (the same crop, as in the reference code), cut by
+    the method so that monitors can still read the whole crop.
+    """
     recipe = build_recipe(preset.aug, image_size, crop_scale=(preset.crop_min, 1.0))
-    views: list[Any] = [recipe, recipe]
+    views: list[Any] = [recipe] if preset.negatives == "bank" else [recipe, recipe]
     if preset.jigsaw:
         views.append(JigsawPatches(image_size, color_space=recipe.spec.color_space))
     return MultiView(*views)

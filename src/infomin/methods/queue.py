@@ -4,7 +4,9 @@ The whole idea in one screen: queries come from the online encoder on crop 1, ke
 from its EMA copy on crop 2 (parameters averaged, BN on batch statistics, batch
 shuffled so BN cannot leak the positive); logits use the queue as it was before this
 step; then the global batch of keys is enqueued. With two towers (CMCv2) each tower's
-queries meet the other tower's keys and queue, both directions summed.
+queries meet the other tower's keys and queue, both directions summed: (Y of crop 1,
+DbDr of crop 2) and (DbDr of crop 1, Y of crop 2), as in the reference code, which cuts
+the query and key encoders' outputs of crops 1 and 2 into their two towers' halves.
 """
 
 from __future__ import annotations
@@ -42,11 +44,20 @@ class QueueMethod(ContrastiveMethod):
         return shuffled_forward(self.key_towers[tower], x)
 
     def pairs(self, views: tuple[Tensor, ...]) -> list[tuple[int, Tensor, int, Tensor]]:
-        """(query tower, query input, key tower, key input) for each loss direction."""
-        x1, x2 = self.channel_groups(views)
+        """(query tower, query input, key tower, key input) for each loss direction.
+
+        Queries always come from crop 1 and keys from crop 2. Views that arrive as the
+        towers' channel groups (`--views`: one pair, group 1 and group 2) have no second
+        crop: each group is the query once and the key once.
+        """
+        v1, v2 = views[0], views[1]  # [B, C, H, W] each
         if len(self.towers) == 1:
-            return [(0, x1, 0, x2)]
-        return [(0, x1, 1, x2), (1, x2, 0, x1)]
+            return [(0, v1, 0, v2)]
+        if self.is_whole_crop(v1):
+            y1, dbdr1 = self.backbone.split(v1)  # [B, 1, H, W], [B, 2, H, W]
+            y2, dbdr2 = self.backbone.split(v2)
+            return [(0, y1, 1, dbdr2), (1, dbdr1, 0, y2)]
+        return [(0, v1, 1, v2), (1, v2, 0, v1)]
 
     def contrastive_loss(self, views: tuple[Tensor, ...], index: Tensor) -> Tensor:
         for online, target in zip(self.online, self.key_towers, strict=True):
@@ -54,12 +65,13 @@ class QueueMethod(ContrastiveMethod):
         loss = torch.zeros((), device=views[0].device)
         new_keys: dict[int, Tensor] = {}
         for q_tower, q_input, k_tower, k_input in self.pairs(views):
-            key = self.keys(k_tower, k_input)
-            negatives = self.queues[k_tower].negatives()
+            key = self.keys(k_tower, k_input)  # [B, E]
+            negatives = self.queues[k_tower].negatives()  # [K, E], before this step's keys
             criterion = self.criteria[k_tower]
             query_loss = criterion(self.embed(q_tower, q_input), key, negatives)
             if self.jigsaw_head is not None:
-                jigsaw = criterion(self.embed_jigsaw(views[2]), key, negatives)
+                z_jigsaw = self.embed_jigsaw(self.jigsaw_view(views))  # [B, E]
+                jigsaw = criterion(z_jigsaw, key, negatives)
                 query_loss = combine_jigsaw(query_loss, jigsaw, self.preset.jigsaw_weight)
             loss = loss + query_loss
             new_keys[k_tower] = key
