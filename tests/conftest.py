@@ -131,3 +131,34 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
     write_text(Path(target), _RECORDER.markdown())
     print(f"\nwrote {target} ({len(_RECORDER.rows)} rows)")
+
+
+def write_cifar10(root: Path, per_batch: int, test_count: int, seed: int = 0) -> Path:
+    """A CIFAR-10 folder in the real format (python pickles under cifar-10-batches-py)
+    with random images: `5 * per_batch` training and `test_count` test images."""
+    import pickle
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+
+    def batch(count: int) -> dict[bytes, object]:
+        data = rng.integers(0, 256, size=(count, 3072), dtype=np.uint8)
+        return {b"batch_label": b"fixture", b"data": data,
+                b"labels": rng.integers(0, 10, size=count).tolist()}  # fmt: skip
+
+    for i in range(1, 6):
+        (folder / f"data_batch_{i}").write_bytes(pickle.dumps(batch(per_batch), protocol=2))
+    (folder / "test_batch").write_bytes(pickle.dumps(batch(test_count), protocol=2))
+    names = [f"class{i}".encode() for i in range(10)]
+    meta = {b"label_names": names, b"num_vis": 3072}
+    (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))
+    return root
+
+
+@pytest.fixture
+def cifar10_root(tmp_path: Path) -> Path:
+    """A small CIFAR-10 folder (260 training, 40 test images): one batch of 256 fits."""
+    return write_cifar10(tmp_path / "cifar", per_batch=52, test_count=40)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from infomin.cli import data, demo, evaluate, export, learn_views, mi, pretrain, sweep, toy
 from infomin.cli.common import USER_ERRORS, Parser, fail, stopped
+from infomin.cli.options import subcommand_parser, typed_dests
 
 EXIT_SIGINT = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
 
@@ -40,10 +42,16 @@ def build_parser() -> Parser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
+    # What `--config` layering needs: the flags actually typed, the command's own parser
+    # (its options' types and choices check file values) and the command line as typed.
+    args.typed = typed_dests(build_parser, argv)
+    args.parser = subcommand_parser(parser, args.command)
+    args.argv = ["infomin", *argv]
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:  # Ctrl-C outside training (training saves and stops itself)

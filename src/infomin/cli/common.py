@@ -94,7 +94,8 @@ def add_skip_corrupt_arg(parser: argparse.ArgumentParser) -> None:
     """`--skip-corrupt`: image folders drop unreadable files (counted, reported) up front."""
     parser.add_argument(
         "--skip-corrupt",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=False,
         help="image folders: decode every file first and skip (and count) the corrupt ones "
         "instead of stopping at the first",
     )

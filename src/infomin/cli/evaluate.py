@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict
 
 from infomin.cli.common import UserError, add_data_args, add_skip_corrupt_arg, positive_int
+from infomin.cli.options import add_config_args, print_dry_run, resolve, write_config
+from infomin.evaluate.runner import EvalConfig
 
 HELP = """\
 Evaluate a frozen encoder on a labelled dataset: features are extracted once (BN in eval
@@ -37,56 +38,88 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     which.add_argument(
         "--raw-pixels", action="store_true", help="evaluate raw pixels (no network at all)"
     )
-    parser.add_argument("--backbone", default="convnet", help="backbone name (default convnet)")
-    parser.add_argument("--width", type=float, default=1.0, help="width multiplier (default 1)")
+    parser.add_argument("--backbone", help="backbone name (default convnet)")
+    parser.add_argument("--width", type=float, help="width multiplier (default 1)")
     parser.add_argument(
         "--pool-size",
         type=positive_int,
-        default=1,
-        help="1 = global average pooling; s keeps an s x s feature map (position survives)",
+        help="1 (default) = global average pooling; s keeps an s x s feature map "
+        "(position survives)",
     )
     parser.add_argument(
-        "--train-size", type=positive_int, default=4000, help="embedded data: training samples"
+        "--train-size", type=positive_int, help="embedded data: training samples (4000)"
     )
-    parser.add_argument(
-        "--test-size", type=positive_int, default=1000, help="embedded data: test samples"
-    )
-    parser.add_argument("--batch-size", type=positive_int, default=256)
+    parser.add_argument("--test-size", type=positive_int, help="embedded data: test samples (1000)")
+    parser.add_argument("--batch-size", type=positive_int, help="feature batch (default 256)")
     parser.add_argument("--knn-k", type=positive_int, default=200, help="neighbours (default 200)")
     parser.add_argument("--seed", type=int, default=0, help="data and random-init seed")
+    add_config_args(parser)
     parser.add_argument("--out", default="runs/evaluate", help="output folder")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from infomin.evaluate.runner import EvalConfig, run_evaluation
-    from infomin.outputs import prepare_out_dir, write_json, write_yaml
+    from infomin.evaluate.runner import run_evaluation
+    from infomin.methods.checkpoints import pretrained_encoder
+    from infomin.outputs import prepare_out_dir, write_json
     from infomin.progress import progress_bars
     from infomin.reports import metrics_table
 
-    if args.weights is None and not args.random_init and not args.raw_pixels:
+    resolved = resolve(args)
+    if args.dry_run:
+        return print_dry_run(resolved)
+    pretrained = pretrained_encoder(args.weights)
+    config = eval_config(args, pretrained is not None)
+    out = prepare_out_dir(args.out)
+    write_config(out / "config.yaml", resolved, args.argv)
+    with progress_bars() as task:
+        results = run_evaluation(config, progress=task("extracting features"), encoder=pretrained)
+    write_json(out / "results.json", results)
+    print(metrics_table({config.encoder: results["metrics"]}))
+    print(f"wrote {out / 'results.json'}")
+    return 0
+
+
+# Options that shape the network: a pretrain checkpoint names its own, raw pixels have none.
+_NETWORK_OPTIONS = ("backbone", "width", "pool_size", "batch_size")
+
+
+def eval_config(args: argparse.Namespace, pretrained: bool) -> EvalConfig:
+    """The evaluation's config from resolved options; refuses options it would ignore."""
+    from infomin.data import check_location, is_embedded
+
+    chosen = [name for name in ("weights", "random_init", "raw_pixels") if getattr(args, name)]
+    if len(chosen) != 1:
         raise UserError("choose what to evaluate: --weights PATH, --random-init or --raw-pixels")
-    encoder = "raw-pixels" if args.raw_pixels else "random-init" if args.random_init else "weights"
-    config = EvalConfig(
+    encoder = {"weights": "weights", "random_init": "random-init", "raw_pixels": "raw-pixels"}
+    check_location(args.data, args.data_dir)
+    if args.raw_pixels or pretrained:
+        why = "raw pixels pass through no network" if args.raw_pixels else (
+            f"the pretrain checkpoint {args.weights} names its own architecture")  # fmt: skip
+        for name in _NETWORK_OPTIONS[: 4 if args.raw_pixels else 3]:
+            if getattr(args, name) is not None:
+                raise UserError(f"--{name.replace('_', '-')} cannot apply: {why}")
+    embedded = is_embedded(args.data)
+    for name in ("train_size", "test_size"):
+        if getattr(args, name) is not None and not embedded:
+            raise UserError(
+                f"--{name.replace('_', '-')} cannot apply: it sets the size of embedded "
+                f"datasets, and {args.data!r} uses its whole split"
+            )
+    if args.skip_corrupt and args.data not in ("folder", "folder-unlabeled"):
+        raise UserError(f"--skip-corrupt applies to image folders, not to {args.data!r}")
+    base = EvalConfig()
+    network = {name: getattr(args, name) for name in _NETWORK_OPTIONS}
+    network = {k: v if v is not None else getattr(base, k) for k, v in network.items()}
+    return EvalConfig(
         data=args.data,
         data_dir=args.data_dir,
-        encoder=encoder,
+        encoder=encoder[chosen[0]],
         weights=args.weights,
-        backbone=args.backbone,
-        width=args.width,
-        pool_size=args.pool_size,
-        train_size=args.train_size,
-        test_size=args.test_size,
+        **network,
+        train_size=(args.train_size or base.train_size) if embedded else None,
+        test_size=(args.test_size or base.test_size) if embedded else None,
         seed=args.seed,
-        batch_size=args.batch_size,
         knn_k=args.knn_k,
         skip_corrupt=args.skip_corrupt,
     )
-    out = prepare_out_dir(args.out)
-    write_yaml(out / "config.yaml", asdict(config))
-    with progress_bars() as task:
-        results = run_evaluation(config, progress=task("extracting features"))
-    write_json(out / "results.json", results)
-    print(metrics_table({encoder: results["metrics"]}))
-    print(f"wrote {out / 'results.json'}")
-    return 0

@@ -7,6 +7,7 @@ import time
 from dataclasses import replace
 
 from infomin.cli.common import UserError, add_data_args, positive_int
+from infomin.cli.options import add_config_args, print_dry_run, resolve, write_config
 
 MODES = ("unsupervised", "semi-supervised", "supervised")
 COMPARE_MODES = ("unsupervised", "supervised", "semi-supervised", "semi-supervised-plain")
@@ -43,7 +44,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--mode", required=True, choices=(*MODES, "compare"))
+    parser.add_argument("--mode", choices=(*MODES, "compare"), help="what to learn (required)")
     add_data_args(parser, default="photo-patches")
     parser.add_argument("--size", type=positive_int, default=None,
                         help="image side (default 16 on photo-patches, else native)")  # fmt: skip
@@ -77,6 +78,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="torch threads (default 1: fastest on a busy 2-core box)")  # fmt: skip
     parser.add_argument("--workers", type=positive_int, default=1,
                         help="parallel processes for the (seed, row) jobs")  # fmt: skip
+    add_config_args(parser)
     parser.set_defaults(run=run)
 
 
@@ -97,9 +99,9 @@ def _non_negative(text: str) -> float:
 def build_config(args: argparse.Namespace):  # -> LearnViewsConfig (imported lazily)
     """The run's settings from the command line; impossible settings are user errors."""
     from infomin.view_learning.compare import LearnViewsConfig
-    from infomin.view_learning.flows import FlowConfig
     from infomin.view_learning.game import GameConfig
-    from infomin.views.specs import PHOTO_PATCHES
+    from infomin.views.flows import FlowConfig
+    from infomin.views.images import PHOTO_PATCHES
 
     compare = args.mode == "compare"
     seeds = args.seeds or (1 if args.quick or not compare else 3)
@@ -146,12 +148,18 @@ def critic_sizes(args: argparse.Namespace, game) -> tuple:
 
 
 def run(args: argparse.Namespace) -> int:
-    from infomin.experiments.pairs import torch_threads
     from infomin.outputs import prepare_out_dir
     from infomin.progress import console, progress_bars
+    from infomin.threads import torch_threads
 
+    resolved = resolve(args)
+    if args.dry_run:
+        return print_dry_run(resolved)
+    if args.mode is None:
+        raise UserError("--mode is required (on the command line or in --config)")
     config = build_config(args)
     out = prepare_out_dir(args.out)
+    write_config(out / "config.yaml", resolved, args.argv)
     start = time.perf_counter()
     from infomin.view_learning.run import learn_views
 

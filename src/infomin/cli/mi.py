@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict, replace
+from dataclasses import replace
 from typing import Any
 
 from infomin.cli.common import UserError, add_data_args, positive_int
+from infomin.cli.options import add_config_args, print_dry_run, resolve, write_config
 
 HELP = """\
 Train two critic encoders f1, f2 to maximise InfoNCE between the views named by --views,
@@ -94,10 +95,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--views", required=True, help="view spec, e.g. colorspace:lab")
+    parser.add_argument("--views", help="view spec, e.g. colorspace:lab (required)")
     add_data_args(parser, default=None)
     parser.add_argument("--data", default=None, help="dataset (default: the views' own)")
     add_critic_args(parser)
+    add_config_args(parser)
     parser.add_argument("--out", default="runs/mi", help="output folder")
     parser.set_defaults(run=run)
 
@@ -114,21 +116,23 @@ def build_source(views: str, data: str | None, data_dir: str | None) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from infomin.experiments.mi import mi_table, run_mi
-    from infomin.experiments.pairs import torch_threads
     from infomin.experiments.sweep import QUICK_CONFIG, QUICK_SIZES
-    from infomin.outputs import command_line, prepare_out_dir, write_json, write_yaml
+    from infomin.outputs import prepare_out_dir, write_json
     from infomin.progress import progress_bars
+    from infomin.threads import torch_threads
     from infomin.views.specs import default_data
 
+    resolved = resolve(args)
+    if args.dry_run:
+        return print_dry_run(resolved)
+    if args.views is None:
+        raise UserError("--views SPEC is required (on the command line or in --config)")
     source = build_source(args.views, args.data, args.data_dir)
     config, sizes = critic_settings(args, QUICK_CONFIG, QUICK_SIZES)
     data = args.data or default_data(args.views)
     out = prepare_out_dir(args.out)
     seeds = list(range(args.seeds))
-    write_yaml(out / "config.yaml", {
-        "command": command_line(), "views": source.name, "data": data, "seeds": seeds,
-        "critic_config": asdict(config), "sizes": asdict(sizes),
-    })  # fmt: skip
+    write_config(out / "config.yaml", resolved, args.argv)
     with torch_threads(args.threads), progress_bars() as task:
         results = run_mi(source, config, sizes, seeds, task, data, not args.no_baseline)
     write_json(out / "results.json", results)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict
+from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 from infomin.cli.common import (
     EXIT_DIVERGED,
@@ -14,25 +15,23 @@ from infomin.cli.common import (
     positive_int,
     stopped,
 )
+from infomin.cli.options import Resolved, add_config_args, print_dry_run, resolve, write_config
+from infomin.outputs import prepare_out_dir, write_json
 
 PRETRAIN_HELP = """\
 Pretrain an encoder with a named preset (insdis, cmc, moco, pirl, mocov2, cmcv2,
 infomin, simclr; see `infomin presets`) on Lightning: checkpoints (last and every k
 epochs) in OUT/checkpoints, CSV and TensorBoard logs, a progress bar, seeds, and
---devices N --num-nodes M through Lightning's DDP. Values come from the preset, then
---config FILE (YAML with the keys of config.yaml), then the flags given here. At the
-end the frozen backbone is evaluated (linear probe, kNN, localisation) and
-OUT/results.json is written. --resume continues from OUT/checkpoints/last.ckpt.
-"""
+--devices N --num-nodes M through Lightning's DDP. At the end the frozen backbone is
+evaluated (linear probe, kNN, localisation) and OUT/results.json is written.
+--resume continues from OUT/checkpoints/last.ckpt.
 
-# Flags whose value is a PretrainConfig field of the same name (dashes for underscores).
-_FIELDS = (
-    "preset", "data", "data_dir", "train_size", "test_size", "backbone", "width", "epochs",
-    "batch_size", "lr", "temperature", "num_negatives", "seed", "devices", "num_nodes",
-    "accelerator", "precision", "channels_last", "num_workers", "checkpoint_every", "max_steps",
-    "knn_every", "online_probe", "schedule", "warmup_epochs", "criterion", "views",
-    "skip_corrupt",
-)  # fmt: skip
+Each value comes from, in increasing precedence: the built-in default, the preset,
+--config FILE (YAML with the keys of config.yaml), the flags typed here. OUT/config.yaml
+records every value with its source; `--config OUT/config.yaml --out NEW` reruns the
+run. --dry-run prints the resolved values and exits. Options the run would ignore
+(--data-dir with embedded data, --num-negatives with in-batch negatives, ...) are refused.
+"""
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -44,18 +43,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="contrastive pretraining with a preset (Lightning; DDP, checkpoints, resume)",
         description=PRETRAIN_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        argument_default=argparse.SUPPRESS,
+        argument_default=argparse.SUPPRESS,  # the defaults are PretrainConfig's
     )
     parser.add_argument("--preset", help="method preset (default infomin)")
     add_data_args(parser)
-    parser.add_argument("--config", help="YAML file of config values")
+    add_config_args(parser)
     add_skip_corrupt_arg(parser)
-    parser.add_argument("--train-size", type=positive_int, help="embedded data: samples")
-    parser.add_argument("--test-size", type=positive_int, help="embedded data: probe test size")
+    parser.add_argument(
+        "--train-size", type=positive_int, help="embedded data: training samples (4000)"
+    )
+    parser.add_argument("--test-size", type=positive_int, help="embedded data: test samples (1000)")
     parser.add_argument("--backbone", help="backbone name (default convnet)")
     parser.add_argument("--width", type=float, help="width multiplier (default 1)")
     parser.add_argument("--epochs", type=positive_int, help="epochs (default 10)")
-    parser.add_argument("--batch-size", type=positive_int, help="per-process batch size")
+    parser.add_argument("--batch-size", type=positive_int, help="per-process batch size (128)")
     parser.add_argument("--lr", type=float, help="learning rate (default: preset lr x batch/256)")
     parser.add_argument("--temperature", type=float, help="override the preset's tau")
     parser.add_argument("--num-negatives", type=positive_int, help="queue length / bank draws")
@@ -64,25 +65,35 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--criterion", choices=("infonce", "nce"), help="softmax InfoNCE or binary NCE"
     )
     parser.add_argument("--warmup-epochs", type=int, help="linear lr warm-up epochs")
-    parser.add_argument("--seed", type=int)
+    parser.add_argument("--seed", type=int, help="seed (default 0)")
     parser.add_argument("--devices", type=positive_int, help="devices (processes) per node")
     parser.add_argument("--num-nodes", type=positive_int, help="machines")
     parser.add_argument("--accelerator", help="auto, cpu, gpu, ... (Lightning's)")
     parser.add_argument("--precision", help="32-true (default) or bf16-mixed")
-    parser.add_argument("--channels-last", action="store_true", help="channels_last memory")
+    parser.add_argument(
+        "--channels-last", action=argparse.BooleanOptionalAction, help="channels_last memory"
+    )
     parser.add_argument("--num-workers", type=int, help="data-loading workers")
     parser.add_argument("--checkpoint-every", type=positive_int, help="epochs between saves")
     parser.add_argument("--max-steps", type=int, help="stop after this many steps")
     parser.add_argument("--knn-every", type=int, help="kNN monitor every N epochs (0: off)")
     parser.add_argument(
-        "--online-probe", action="store_true", help="train linear probes alongside (monitor)"
+        "--online-probe",
+        action=argparse.BooleanOptionalAction,
+        help="train linear probes alongside (monitor)",
+    )
+    parser.add_argument(
+        "--evaluate",
+        action=argparse.BooleanOptionalAction,
+        help="probe the frozen backbone at the end (default on)",
     )
     parser.add_argument(
         "--views",
         help="train on these views instead of the preset's augmentations: a view spec as in "
         "`infomin mi --help` (e.g. toy:digit, colorspace:lab with cmc/cmcv2)",
     )
-    parser.add_argument("--resume", action="store_true", help="continue from last.ckpt")
+    parser.add_argument("--resume", action="store_true", default=False,
+                        help="continue from last.ckpt")  # fmt: skip
     parser.add_argument("--out", default="runs/pretrain", help="run folder")
     parser.set_defaults(run=run_pretrain)
 
@@ -98,18 +109,16 @@ def run_presets(args: argparse.Namespace) -> int:
 def run_pretrain(args: argparse.Namespace) -> int:
     from lightning.fabric.utilities.exceptions import MisconfigurationException
 
-    from infomin.config import build_config, load_yaml
     from infomin.methods.faults import Interrupted
-    from infomin.methods.pretrain import PretrainConfig, pretrain
-    from infomin.outputs import prepare_out_dir, write_json, write_yaml
+    from infomin.methods.pretrain import pretrain
 
-    values = load_yaml(args.config) if getattr(args, "config", None) else {}
-    values.update({k: getattr(args, k) for k in _FIELDS if hasattr(args, k)})
-    config = build_config(PretrainConfig, values, source="the pretrain config")
+    config, resolved = resolve_pretrain(args)
+    if getattr(args, "dry_run", False):
+        return print_dry_run(resolved)
     out = prepare_out_dir(args.out)
-    write_yaml(out / "config.yaml", asdict(config))
+    write_config(out / "config.yaml", resolved, args.argv)
     try:
-        results = pretrain(config, out, resume=getattr(args, "resume", False))
+        results = pretrain(config, out, resume=args.resume)
     except Interrupted as stop:
         return stopped(str(stop), stop.exit_code)
     except FloatingPointError as err:  # a NaN loss, or Diverged (non-finite weights)
@@ -120,6 +129,44 @@ def run_pretrain(args: argparse.Namespace) -> int:
         write_json(out / "results.json", results)
         print(f"wrote {out / 'results.json'}")
     return 0
+
+
+def resolve_pretrain(args: argparse.Namespace) -> tuple[Any, Resolved]:
+    """The run's `PretrainConfig` (defaults < preset < file < typed flags), checked, and
+    every value's source; what the preset fills in at run time is noted beside it."""
+    from infomin.config import build_config
+    from infomin.methods.presets import get_preset
+    from infomin.methods.pretrain import PretrainConfig
+
+    defaults = {f.name: f.default for f in fields(PretrainConfig)}
+    resolved = resolve(args, defaults=defaults)
+    config = build_config(PretrainConfig, resolved.values, source="the pretrain config")
+    preset = get_preset(config.preset)
+    for name in _PRESET_FILLS:
+        if resolved.values[name] is None:
+            resolved.sources[name] = "preset"
+            resolved.notes[name] = _preset_note(preset, name)
+    return config, resolved
+
+
+# Config keys left None so that the preset (adapted to the image size) decides them.
+_PRESET_FILLS = ("lr", "temperature", "num_negatives", "schedule", "warmup_epochs", "criterion")
+
+
+def _preset_note(preset: Any, name: str) -> str:
+    """What the preset puts in place of an unset value (shown by --dry-run, config.yaml)."""
+    if name == "lr":
+        return f"{preset.name} lr {preset.lr} x global batch / 256"
+    if name == "num_negatives" and preset.negatives == "batch":
+        return f"{preset.name}: the rest of the batch"
+    if name == "warmup_epochs":
+        from infomin.methods.presets import warmup_cell
+
+        return f"{preset.name}: {warmup_cell(preset)}"
+    value = getattr(preset, name)
+    if name == "num_negatives":
+        return f"{preset.name} {value} (4096 for images <= 96 px)"
+    return f"{preset.name} {value}"
 
 
 def _kept(out: Path) -> str:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict
 from typing import Any
 
 from infomin.cli.common import UserError, add_data_args
 from infomin.cli.mi import add_critic_args, critic_settings
+from infomin.cli.options import add_config_args, print_dry_run, write_config
+from infomin.cli.options import resolve as resolve_options
 
 HELP = """\
 For each setting of one view parameter: train the critics f1, f2 to maximise InfoNCE
@@ -45,6 +46,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_data_args(parser, default=None)
     parser.add_argument("--data", default=None, help="dataset (default: the views' own)")
     add_critic_args(parser)
+    add_config_args(parser)
     parser.add_argument("--out", default="runs/sweep", help="output folder")
     parser.set_defaults(run=run)
 
@@ -69,13 +71,16 @@ def resolve(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from infomin.experiments.pairs import torch_threads
     from infomin.experiments.sweep import ladder_sources, run_sweep, shape_lines, sweep_table
     from infomin.experiments.sweep import write_sweep as write_files
-    from infomin.outputs import command_line, prepare_out_dir, write_yaml
+    from infomin.outputs import command_line, prepare_out_dir
     from infomin.progress import console, progress_bars
+    from infomin.threads import torch_threads
     from infomin.views.specs import default_data
 
+    resolved = resolve_options(args)
+    if args.dry_run:
+        return print_dry_run(resolved)
     experiment = resolve(args)
     data = args.data or experiment.data
     try:
@@ -87,11 +92,7 @@ def run(args: argparse.Namespace) -> int:
     seeds = list(range(args.seeds))
     out = prepare_out_dir(args.out)
     data = data or default_data(experiment.views)
-    write_yaml(out / "config.yaml", {
-        "command": command_line(), "experiment": experiment.name, "views": experiment.views,
-        "vary": experiment.vary, "values": list(experiment.values), "data": data,
-        "seeds": seeds, "critic_config": asdict(config), "sizes": asdict(sizes),
-    })  # fmt: skip
+    write_config(out / "config.yaml", resolved, args.argv)
     console.print(f"[bold]sweep[/] {experiment.vary} of {experiment.views} on {data}")
     with torch_threads(args.threads), progress_bars() as task:
         results = run_sweep(sources, config, sizes, seeds, task, parameter=experiment.vary,

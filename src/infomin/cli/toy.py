@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from infomin.cli.common import UserError, positive_int
+from infomin.cli.options import add_config_args, print_dry_run, resolve, write_config
 
 if TYPE_CHECKING:
     from infomin.experiments.toy import ToyConfig
@@ -47,6 +48,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--threads", type=positive_int, default=None, help="torch threads per process (1)"
     )
+    add_config_args(parser)
     parser.set_defaults(run=run)
 
 
@@ -69,16 +71,17 @@ def _config(args: argparse.Namespace) -> ToyConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataclasses import asdict
 
     from infomin.experiments.toy import render_toy_markdown, run_toy_table, save_toy_plot
-    from infomin.outputs import command_line, prepare_out_dir, write_json, write_text, write_yaml
+    from infomin.outputs import command_line, prepare_out_dir, write_json, write_text
     from infomin.progress import console, progress_bars
 
+    resolved = resolve(args)
+    if args.dry_run:
+        return print_dry_run(resolved)
     config = _config(args)
     out = prepare_out_dir(args.out)
-    settings = {**asdict(config), "rows": list(config.rows), "quick": args.quick}
-    write_yaml(out / "config.yaml", {"command": command_line(), **settings})
+    write_config(out / "config.yaml", resolved, args.argv)
     console.print(
         f"toy table: {len(config.rows)} rows x {config.seeds} seed(s), {config.workers} worker(s)"
     )

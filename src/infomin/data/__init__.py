@@ -15,7 +15,14 @@ from infomin.data.moving_digits import (
 from infomin.data.photo_patches import PatchPairs, PhotoPatches, patch_pairs
 from infomin.data.photos import PHOTO_NAMES
 from infomin.data.real import CIFAR10, CIFAR100, STL10, ImageFolder
-from infomin.data.registry import DATASETS, dataset_options, load_dataset
+from infomin.data.registry import (
+    DATASETS,
+    check_location,
+    dataset_options,
+    has_labels,
+    is_embedded,
+    load_dataset,
+)
 from infomin.data.show import save_clip_strip, save_grid
 
 __all__ = [
@@ -33,7 +40,10 @@ __all__ = [
     "PhotoPatches",
     "RenderConfig",
     "Task",
+    "check_location",
     "dataset_options",
+    "has_labels",
+    "is_embedded",
     "load_dataset",
     "patch_pairs",
     "render",

@@ -98,6 +98,35 @@ def dataset_options(name: str) -> list[str]:
     return [p for p in parameters if p not in ("self", "split", "data_dir", "root", "transform")]
 
 
+def is_embedded(name: str) -> bool:
+    """True for the datasets that ship with the package (no `--data-dir`)."""
+    _check_name(name)
+    return not _ENTRIES[name].needs_data_dir
+
+
+def has_labels(name: str) -> bool:
+    """False for datasets that never carry labels (an unlabelled folder)."""
+    _check_name(name)
+    return name != "folder-unlabeled"
+
+
+def check_location(name: str, data_dir: str | os.PathLike[str] | None) -> None:
+    """Refuse, before any work, a data folder that cannot serve dataset `name`: a folder
+    given for an embedded dataset (it would be ignored), none or a missing one for a
+    dataset on disk. The line names the dataset and what it expects."""
+    _check_name(name)
+    if is_embedded(name):
+        if data_dir is not None:
+            raise DatasetError(
+                f"--data-dir {data_dir} cannot apply: dataset {name!r} is embedded "
+                "(drop --data-dir, or name a dataset read from disk with --data)"
+            )
+        return
+    if data_dir is None:
+        raise DatasetError(f"dataset {name!r} is read from disk: --data-dir is required")
+    require_dir(data_dir, f"--data-dir for {name!r}:")
+
+
 def _check_name(name: str) -> None:
     if name not in _ENTRIES:
         raise DatasetError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
@@ -112,10 +141,13 @@ def load_dataset(
 ) -> ImageDataset:
     """Build dataset `name` for `split`; options are passed to its constructor.
 
-    Embedded datasets ignore `data_dir`; datasets read from disk require it.
+    Datasets read from disk require `data_dir`; embedded datasets refuse one (it would
+    be ignored, and a user who names a folder expects it to be read).
     """
     _check_name(name)
     info = _ENTRIES[name]
+    if not info.needs_data_dir and data_dir is not None:
+        check_location(name, data_dir)
     allowed = dataset_options(name)
     unknown = sorted(set(options) - set(allowed))
     if unknown:

@@ -20,10 +20,10 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from infomin.config import ConfigError
+from infomin.data import check_location, has_labels, is_embedded
 from infomin.evaluate.monitors import KNNMonitor, OnlineLinearProbe, classification_tasks
 from infomin.evaluate.protocol import evaluate_backbone
 from infomin.evaluate.runner import EvalConfig, load_split
-from infomin.experiments.pairs import PairSource
 from infomin.methods import build_method
 from infomin.methods.base import ContrastiveMethod, TrainSettings
 from infomin.methods.checkpoints import eval_preprocess
@@ -32,8 +32,11 @@ from infomin.methods.presets import Preset, auto_warmup_epochs, for_image_size, 
 from infomin.methods.view_pairs import evaluate_on_probe_sets, pair_views
 from infomin.progress import console
 from infomin.views import JigsawPatches, MultiView, build_recipe
+from infomin.views.pairs import PairSource
 from infomin.views.specs import SpecError, parse_spec, parse_view_spec
 
+# Samples of the embedded datasets when train_size / test_size are left unset.
+EMBEDDED_SIZES = (4000, 1000)
 # Lightning's precision names (its ints and aliases left out: one spelling per setting).
 PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true")
 
@@ -45,8 +48,9 @@ class PretrainConfig:
     preset: str = "infomin"
     data: str = "colorful-moving-digits"
     data_dir: str | None = None
-    train_size: int | None = 4000
-    test_size: int | None = 1000
+    # Embedded data: samples drawn (None: EMBEDDED_SIZES); datasets on disk use their splits.
+    train_size: int | None = None
+    test_size: int | None = None
     backbone: str = "convnet"
     width: float = 1.0
     epochs: int = 10
@@ -95,12 +99,44 @@ class PretrainConfig:
             raise ConfigError(f"preset {self.preset!r} uses in-batch negatives: no NCE option")
         self._check_queue(preset)
         self._check_engine(preset)
+        self._check_applicable(preset)
         if self.schedule not in (None, "cosine", "step"):
             raise ConfigError(f"schedule must be cosine or step, got {self.schedule!r}")
         for name in ("warmup_epochs", "knn_every", "num_workers"):
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ConfigError(f"{name} must be >= 0, got {value}")
+
+    def _check_applicable(self, preset: Preset) -> None:
+        """Refuse options this run would ignore: nothing set by the user is dropped silently."""
+        check_location(self.data, self.data_dir)
+        if self.num_negatives is not None and preset.negatives == "batch":
+            raise ConfigError(
+                f"num_negatives cannot apply: preset {self.preset!r} takes its negatives from "
+                "the batch (no queue, no memory bank)"
+            )
+        sizes = {"train_size": self.train_size, "test_size": self.test_size}
+        for name, value in sizes.items():
+            if value is not None and not is_embedded(self.data):
+                raise ConfigError(
+                    f"{name} cannot apply: it sets the size of embedded datasets, and "
+                    f"{self.data!r} uses its whole split"
+                )
+        if self.test_size is not None and not self.evaluate and self.knn_every == 0:
+            raise ConfigError("test_size cannot apply: no evaluation and no kNN monitor")
+        if self.skip_corrupt and self.data not in ("folder", "folder-unlabeled"):
+            raise ConfigError(f"skip_corrupt applies to image folders, not to {self.data!r}")
+        if not has_labels(self.data):
+            for name in ("online_probe", "knn_every"):
+                if getattr(self, name):
+                    raise ConfigError(f"{name} cannot apply: {self.data!r} has no labels")
+
+    def sizes(self) -> tuple[int | None, int | None]:
+        """(train, test) sample counts of embedded data; None: the whole split on disk."""
+        if not is_embedded(self.data):
+            return None, None
+        train, test = EMBEDDED_SIZES
+        return self.train_size or train, self.test_size or test
 
     def _check_queue(self, preset: Preset) -> None:
         """A queue shorter than the global batch would drop part of every batch of keys it
@@ -289,15 +325,16 @@ def pretrain(config: PretrainConfig, out: Path, resume: bool = False) -> dict[st
     """
     quiet_lightning()
     L.seed_everything(config.seed, workers=True, verbose=False)
+    train_size, test_size = config.sizes()
     eval_config = EvalConfig(
         data=config.data,
         data_dir=config.data_dir,
-        train_size=config.train_size,
-        test_size=config.test_size,
+        train_size=train_size,
+        test_size=test_size,
         seed=config.seed,
         skip_corrupt=config.skip_corrupt,
     )
-    train_set = load_split(eval_config, "train", config.train_size)
+    train_set = load_split(eval_config, "train", train_size)
     source = None
     if config.views is None:
         image_size = int(train_set.raw_item(0)[0].shape[-1])
@@ -306,7 +343,7 @@ def pretrain(config: PretrainConfig, out: Path, resume: bool = False) -> dict[st
         dataset: Dataset = IndexedViews(train_set)
     else:
         source = parse_view_spec(config.views, config.data, config.data_dir)
-        pairs = source.pairs("train", config.train_size or len(train_set), config.seed)
+        pairs = source.pairs("train", train_size or len(train_set), config.seed)
         image_size = int(pairs.v1.shape[-1])
         preset = resolve_preset(config, image_size)
         dataset = pair_views(pairs, preset, config.views)

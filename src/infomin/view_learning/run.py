@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from infomin.outputs import command_line, write_json, write_text, write_yaml
+from infomin.outputs import command_line, write_json, write_text
 from infomin.reports import markdown_table
 from infomin.view_learning.compare import (
     LearnViewsConfig,
@@ -23,10 +23,10 @@ from infomin.view_learning.compare import (
     run_comparison,
     trajectory_rows,
 )
-from infomin.view_learning.flows import load_flow
 from infomin.view_learning.plots import plot_channels, plot_trajectory
 from infomin.views.colorspaces import to_normalized_color_space
-from infomin.views.specs import PHOTO_PATCHES, ImagePool, _primary_for
+from infomin.views.flows import load_flow
+from infomin.views.images import PHOTO_PATCHES, ImagePool, primary_metric_for
 
 PROTOCOL = (
     "g (a pixel-wise invertible flow from the input colour space) is trained in the "
@@ -121,10 +121,10 @@ def learn_views(
     announce: Callable[[str], None] = print, workers: int = 1,
 ) -> dict[str, Any]:  # fmt: skip
     """Run the comparison and write every output under ``out``."""
-    write_yaml(out / "config.yaml", {"command": command_line(), **config_dict(config)})
+    # config.yaml (the command's options, rerunnable) is written by the CLI before this.
     results = run_comparison(config, out, progress_factory, announce, workers)
     first = next(iter(results["learned"].values()))[0]
-    metric = _primary_for(config.data) or next(k for k in first if k.endswith(".linear_top1"))
+    metric = primary_metric_for(config.data) or next(k for k in first if k.endswith(".linear_top1"))
     k = int(first["num_candidates"])
     results.update(metric=metric, num_candidates=k, log_k=math.log(k), protocol=PROTOCOL,
                    config=config_dict(config), command=command_line())  # fmt: skip
