@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from infomin.data.base import Task
-from infomin.experiments.pairs import PairSet, ProbeSet
+from infomin.views.pairs import PairSet, ProbeSet
 
 
 class SharedColour:

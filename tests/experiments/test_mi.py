@@ -9,7 +9,8 @@ import pytest
 
 from infomin.cli import main
 from infomin.experiments.mi import estimate_mi, mean_std, mi_table, primary_metric, summarize
-from infomin.experiments.pairs import CriticConfig, Sizes, torch_threads
+from infomin.experiments.pairs import CriticConfig, Sizes
+from infomin.threads import torch_threads
 
 
 @pytest.fixture(autouse=True)

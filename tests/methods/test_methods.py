@@ -135,11 +135,16 @@ def test_binary_nce_criterion_trains_and_tracks_its_normaliser(name, tmp_path):
 def test_evaluate_reads_a_pretrain_checkpoint_with_its_own_architecture(tmp_path):
     """CMC's checkpoint rebuilds its two half-width towers and feeds them YDbDr."""
     from infomin.evaluate.runner import EvalConfig, run_evaluation
+    from infomin.methods.checkpoints import pretrained_encoder
+    from infomin.models.export import CheckpointError
 
     pretrain(PretrainConfig(preset="cmc", evaluate=False, **TINY), tmp_path)
-    config = EvalConfig(encoder="weights", weights=str(tmp_path / "checkpoints/last.ckpt"),
-                        backbone="resnet50", train_size=64, test_size=64)  # fmt: skip
-    results = run_evaluation(config)  # --backbone is ignored: the checkpoint knows better
+    weights = str(tmp_path / "checkpoints/last.ckpt")
+    config = EvalConfig(encoder="weights", weights=weights, backbone="resnet50",
+                        train_size=64, test_size=64)  # fmt: skip
+    with pytest.raises(CheckpointError, match="pretrained_encoder"):
+        run_evaluation(config)  # evaluate/ knows no training recipe: the caller builds it
+    results = run_evaluation(config, encoder=pretrained_encoder(weights))  # not resnet50
     assert "digit.linear_top1" in results["metrics"]
     from infomin.models import build_backbone
 

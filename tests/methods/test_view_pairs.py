@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from infomin.config import ConfigError
-from infomin.experiments.pairs import PairSet
 from infomin.methods import PRESETS
 from infomin.methods.pretrain import PretrainConfig, pretrain
 from infomin.methods.view_pairs import PairViews, check_views_fit
 from infomin.views import JigsawPatches
+from infomin.views.pairs import PairSet
 
 TINY = dict(train_size=32, test_size=32, batch_size=8, epochs=1, max_steps=2, width=0.25)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from infomin.experiments.pairs import torch_threads
+from infomin.threads import torch_threads
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from infomin.experiments.pairs import CriticConfig, PairCritics
-from infomin.view_learning.flows import FlowConfig, PixelFlow
 from infomin.view_learning.game import (
     GameConfig,
     ViewClassifiers,
@@ -15,6 +14,7 @@ from infomin.view_learning.game import (
     learn_view,
     split_views,
 )
+from infomin.views.flows import FlowConfig, PixelFlow
 
 
 def _images(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

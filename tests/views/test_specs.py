@@ -10,18 +10,15 @@ import torch
 from infomin.data import DatasetError
 from infomin.data.transforms import to_model_input
 from infomin.views.colorspaces import to_normalized_color_space
+from infomin.views.images import ImagePool
 from infomin.views.recipes import RECIPES, adapt_to_small_images
+from infomin.views.sources import ColorSpaceSource, PatchSource, RecipeSource, recipe_spec
 from infomin.views.specs import (
     GRAMMAR,
-    ColorSpaceSource,
-    ImagePool,
-    PatchSource,
-    RecipeSource,
     SpecError,
     default_data,
     parse_spec,
     parse_view_spec,
-    recipe_spec,
     with_param,
 )
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from infomin.data.moving_digits import digit_indices
-from infomin.experiments.pairs import PairSet, ProbeSet
+from infomin.views.pairs import PairSet, ProbeSet
 from infomin.views.toy import FACTOR_FIELDS, FACTORS, ToyPairSource, parse_shared, shared_label
 
 N = 200

@@ -39,6 +39,24 @@ def frozen(model: nn.Module) -> Iterator[nn.Module]:
             module.training = training
 
 
+@torch.no_grad()
+def encode(encoder: nn.Module, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+    """Frozen features of float network inputs held in memory (eval mode, no grad).
+
+    Args:
+        encoder: Maps ``[b, C, H, W]`` to ``[b, D]``; left in eval mode.
+        images: ``[n, C, H, W]`` float network inputs.
+        batch_size: Images per forward pass.
+
+    Returns:
+        ``[n, D]`` features.
+    """
+    encoder.eval()
+    return torch.cat(
+        [encoder(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
+    )
+
+
 def _model_device(model: nn.Module) -> torch.device:
     for tensor in chain(model.parameters(), model.buffers()):
         return tensor.device

@@ -8,7 +8,7 @@ always says how it was produced.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -68,19 +68,25 @@ def load_split(config: EvalConfig, split: str, size: int | None):
     return dataset
 
 
+def is_pretrain_checkpoint(data: Mapping[str, Any]) -> bool:
+    """Whether a checkpoint is a whole `infomin pretrain` run (preset and settings inside)."""
+    return "preset" in data.get("hyper_parameters", {})
+
+
 def build_encoder(config: EvalConfig, image_size: int) -> tuple[nn.Module, Preprocess]:
-    """The backbone under evaluation and how to feed it.
+    """The backbone under evaluation and how to feed it: random init or a plain state dict.
 
-    `weights` may be an `infomin pretrain` checkpoint (architecture and input colour
-    space come from its hyper-parameters) or a plain backbone `state_dict` for
-    `--backbone/--width` (e.g. from `infomin export`); otherwise a seeded random init.
+    `weights` is a plain backbone `state_dict` for `--backbone/--width` (e.g. from
+    `infomin export`); otherwise a seeded random init. A whole `infomin pretrain`
+    checkpoint knows its own architecture and input: whoever knows the training recipes
+    (the command line) builds that encoder and passes it to `run_evaluation`.
     """
-    from infomin.methods.checkpoints import eval_preprocess, is_pretrain_checkpoint, load_pretrained
-
     data = read_checkpoint(config.weights) if config.encoder == "weights" else None
     if data is not None and is_pretrain_checkpoint(data):
-        model, preset = load_pretrained(data)
-        return model, eval_preprocess(preset)
+        raise CheckpointError(
+            f"{config.weights} is an `infomin pretrain` checkpoint: build its encoder with "
+            "infomin.methods.checkpoints.pretrained_encoder and pass it as run_evaluation(encoder=)"
+        )
     torch.manual_seed(config.seed)
     model = build_backbone(
         config.backbone,
@@ -101,8 +107,21 @@ def build_encoder(config: EvalConfig, image_size: int) -> tuple[nn.Module, Prepr
     return model, to_model_input
 
 
-def run_evaluation(config: EvalConfig, progress: ProgressCallback | None = None) -> dict[str, Any]:
-    """Evaluate one encoder on one dataset; returns metrics, protocol and data sizes."""
+def run_evaluation(
+    config: EvalConfig,
+    progress: ProgressCallback | None = None,
+    encoder: tuple[nn.Module, Preprocess] | None = None,
+) -> dict[str, Any]:
+    """Evaluate one encoder on one dataset; returns metrics, protocol and data sizes.
+
+    Args:
+        config: The data, the encoder kind and the probe settings.
+        progress: ``(done, total)`` callback of the feature extraction.
+        encoder: A built backbone (``[B, C, H, W] -> [B, D]``) and the function that turns
+            ``uint8 [B, 3, H, W]`` images into its input; None builds it from ``config``
+            (`build_encoder`). Pretrained checkpoints come this way (the caller knows
+            the training recipes; this package does not).
+    """
     if config.encoder not in ENCODERS:
         raise ValueError(f"unknown encoder {config.encoder!r}; choose one of {ENCODERS}")
     if config.encoder == "weights" and config.weights is None:
@@ -116,7 +135,7 @@ def run_evaluation(config: EvalConfig, progress: ProgressCallback | None = None)
         test = raw_pixel_features(test_set, size=config.pixel_size)
     else:
         image_size = int(train_set[0][0].shape[-1])
-        model, preprocess = build_encoder(config, image_size)
+        model, preprocess = encoder or build_encoder(config, image_size)
         extract = {"batch_size": config.batch_size, "progress": progress, "preprocess": preprocess}
         train = extract_features(model, train_set, **extract)
         test = extract_features(model, test_set, **extract)

@@ -16,8 +16,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, replace
 from typing import Any
 
-from infomin.experiments.pairs import CriticConfig, PairSource, Sizes, run_pair_experiment
+from infomin.experiments.pairs import CriticConfig, Sizes, run_pair_experiment
 from infomin.reports import markdown_table
+from infomin.views.pairs import PairSource
 
 ProgressFactory = Callable[[str], Callable[[int, int], None]]
 

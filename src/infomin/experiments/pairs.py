@@ -14,34 +14,18 @@ rendering views once keeps training fast on two CPU cores.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from infomin.data.base import Task
+from infomin.evaluate.features import encode
 from infomin.evaluate.protocol import evaluate_features
 from infomin.models import build_backbone
 from infomin.objectives import INCEReport, LinearHead, i_nce_report
-
-
-@dataclass(frozen=True)
-class PairSet:
-    """`n` pairs of float network inputs `v1 [n, C1, H, W]`, `v2 [n, C2, H, W]`."""
-
-    v1: Tensor
-    v2: Tensor
-
-    def __post_init__(self) -> None:
-        if len(self.v1) != len(self.v2):
-            raise ValueError(f"v1 and v2 hold {len(self.v1)} and {len(self.v2)} samples")
-
-    def __len__(self) -> int:
-        return len(self.v1)
+from infomin.views.pairs import PairSet, PairSource, ProbeSet
 
 
 @dataclass(frozen=True)
@@ -90,19 +74,6 @@ class PairCritics(nn.Module):
         logits = self.embed(0, v1) @ self.embed(1, v2).T / self.temperature
         target = torch.arange(len(v1), device=v1.device)
         return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
-
-
-@contextlib.contextmanager
-def torch_threads(count: int) -> Iterator[None]:
-    """Run with `count` torch threads, then restore (so in-process callers are unaffected).
-
-    On a busy 2-core machine one thread per process was up to 7x faster than two."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _batches(n: int, size: int, generator: torch.Generator | None) -> list[Tensor]:
@@ -155,39 +126,6 @@ def held_out_i_nce(critics: PairCritics, pairs: PairSet, batch_size: int = 256) 
         for index in _batches(len(pairs), batch_size, None)
     ]
     return i_nce_report(sum(losses) / len(losses), batch_size)
-
-
-@torch.no_grad()
-def encode(encoder: nn.Module, images: Tensor, batch_size: int = 512) -> Tensor:
-    """Frozen features of float network inputs (eval mode, no grad), in chunks."""
-    encoder.eval()
-    return torch.cat(
-        [encoder(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
-    )
-
-
-@dataclass(frozen=True)
-class ProbeSet:
-    """Labelled images for the frozen probe: inputs for f1 and/or f2, targets, tasks.
-
-    Features are the concatenation of f1(images_1) and f2(images_2) for the encoders
-    given (CMC's protocol for two-view encoders; a single encoder when one is None).
-    """
-
-    images_1: Tensor | None
-    images_2: Tensor | None
-    targets: dict[str, Tensor]
-    tasks: dict[str, Task]
-
-
-class PairSource(Protocol):
-    """A view experiment's data: pairs to train the critics, labelled images to probe."""
-
-    name: str
-
-    def pairs(self, split: str, n: int, seed: int) -> PairSet: ...
-
-    def probe_set(self, split: str, n: int, seed: int) -> ProbeSet: ...
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ def _label_shifts(x: list[float], y: list[float]) -> list[int]:
     return shifts
 
 
-def _save(fig: Any, path: Path) -> Path:
+def save_figure(fig: Any, path: Path) -> Path:
     def write(tmp: Path) -> None:
         fig.savefig(tmp, format="png", dpi=120)
 
@@ -88,7 +88,7 @@ def save_reverse_u(results: Mapping[str, Any], path: str | Path) -> Path:
     ax.set_title(_title(results), fontsize=10)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    return _save(fig, Path(path))
+    return save_figure(fig, Path(path))
 
 
 def save_vs_parameter(results: Mapping[str, Any], path: str | Path) -> Path:
@@ -117,4 +117,4 @@ def save_vs_parameter(results: Mapping[str, Any], path: str | Path) -> Path:
     bottom.set_xlabel(results["parameter"] or "views")
     top.set_title(_title(results), fontsize=10)
     fig.tight_layout()
-    return _save(fig, Path(path))
+    return save_figure(fig, Path(path))

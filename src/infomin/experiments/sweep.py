@@ -38,9 +38,11 @@ from pathlib import Path
 from typing import Any
 
 from infomin.experiments.mi import PROTOCOL, ProgressFactory, estimate_mi, pm
-from infomin.experiments.pairs import CriticConfig, PairSource, Sizes
+from infomin.experiments.pairs import CriticConfig, Sizes
 from infomin.outputs import write_json, write_text
 from infomin.reports import markdown_table
+from infomin.views.pairs import PairSource
+from infomin.views.specs import parse_spec, parse_view_spec, with_param
 
 CSV_COLUMNS = ("setting", "value", "seed", "i_nce", "K", "log_K", "accuracy", "views")
 
@@ -354,8 +356,6 @@ def ladder_sources(
     data_dir: str | None = None,
 ) -> dict[str, PairSource]:  # fmt: skip
     """Label (the value as the canonical spec writes it) -> source, in the given order."""
-    from infomin.views.specs import parse_spec, parse_view_spec, with_param
-
     sources: dict[str, PairSource] = {}
     for value in values:
         spec = with_param(views, vary, value)

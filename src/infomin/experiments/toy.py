@@ -46,14 +46,14 @@ from infomin.evaluate.protocol import chance_levels, evaluate_features
 from infomin.experiments.pairs import (
     CriticConfig,
     PairCritics,
-    ProbeSet,
     held_out_i_nce,
     probe_features,
-    torch_threads,
     train_critics,
 )
 from infomin.progress import ProgressCallback
 from infomin.reports import markdown_table
+from infomin.threads import torch_threads
+from infomin.views.pairs import ProbeSet
 from infomin.views.toy import (
     LADDER_RANGE,
     TOY_TASKS,

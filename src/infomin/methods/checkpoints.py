@@ -13,9 +13,10 @@ from typing import Any
 from torch import Tensor, nn
 
 from infomin.data.transforms import to_model_input
+from infomin.evaluate.runner import is_pretrain_checkpoint
 from infomin.methods.base import TrainSettings, build_towers
 from infomin.methods.presets import Preset
-from infomin.models.export import backbone_state
+from infomin.models.export import backbone_state, read_checkpoint
 from infomin.views import to_normalized_color_space
 
 SPLIT_SPACE = "ydbdr"
@@ -28,10 +29,6 @@ def eval_preprocess(preset: Preset) -> Callable[[Tensor], Tensor]:
     return to_model_input
 
 
-def is_pretrain_checkpoint(data: Mapping[str, Any]) -> bool:
-    return "preset" in data.get("hyper_parameters", {})
-
-
 def load_pretrained(data: Mapping[str, Any]) -> tuple[nn.Module, Preset]:
     """The backbone of a pretrain checkpoint (heads, queues and banks dropped)."""
     hparams = data["hyper_parameters"]
@@ -39,3 +36,22 @@ def load_pretrained(data: Mapping[str, Any]) -> tuple[nn.Module, Preset]:
     model = build_towers(preset, TrainSettings(**hparams["settings"]))
     model.load_state_dict(backbone_state(data["state_dict"]), strict=True)
     return model, preset
+
+
+def pretrained_encoder(weights: str | None) -> tuple[nn.Module, Callable[[Tensor], Tensor]] | None:
+    """The backbone of an `infomin pretrain` checkpoint and how to feed it, for evaluation.
+
+    Args:
+        weights: Path of a checkpoint, or None.
+
+    Returns:
+        ``(backbone, preprocess)`` to hand to `infomin.evaluate.runner.run_evaluation`
+        (``preprocess`` maps ``uint8 [B, 3, H, W]`` to the backbone's input), or None when
+        ``weights`` is None or not a pretrain checkpoint (a plain backbone state dict,
+        which the evaluation loads itself).
+    """
+    data = read_checkpoint(weights) if weights is not None else None
+    if data is None or not is_pretrain_checkpoint(data):
+        return None
+    model, preset = load_pretrained(data)
+    return model, eval_preprocess(preset)

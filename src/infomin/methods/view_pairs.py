@@ -21,11 +21,12 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from infomin.config import ConfigError
+from infomin.evaluate.features import encode
 from infomin.evaluate.protocol import evaluate_features
-from infomin.experiments.pairs import PairSet, PairSource, ProbeSet, encode
 from infomin.methods.presets import Preset
 from infomin.models.backbones import Backbone, SplitEncoder
 from infomin.views import JigsawPatches
+from infomin.views.pairs import PairSet, PairSource, ProbeSet
 
 
 class PairViews(Dataset):

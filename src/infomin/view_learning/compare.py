@@ -27,7 +27,6 @@ from infomin.experiments.mi import ProgressFactory, mean_std, primary_metric
 from infomin.experiments.pairs import CriticConfig, Sizes, run_pair_experiment
 from infomin.experiments.sweep import QUICK_CONFIG, QUICK_SIZES
 from infomin.reports import markdown_table
-from infomin.view_learning.flows import DEFAULT_FLOW, FlowConfig, PixelFlow, save_flow
 from infomin.view_learning.game import (
     DEFAULT_GAME,
     MODES,
@@ -37,8 +36,10 @@ from infomin.view_learning.game import (
     game_data,
     learn_view,
 )
-from infomin.view_learning.source import LearnedViewSource
-from infomin.views.specs import DIGITS, PHOTO_PATCHES, ImagePool, parse_view_spec
+from infomin.views.flows import DEFAULT_FLOW, FlowConfig, PixelFlow, save_flow
+from infomin.views.images import DIGITS, PHOTO_PATCHES, ImagePool
+from infomin.views.sources import LearnedViewSource
+from infomin.views.specs import parse_view_spec
 
 
 @dataclass(frozen=True)

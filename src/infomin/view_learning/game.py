@@ -33,10 +33,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from infomin.experiments.pairs import CriticConfig, PairCritics, PairSet, held_out_i_nce
+from infomin.experiments.pairs import CriticConfig, PairCritics, held_out_i_nce
 from infomin.models import build_backbone
-from infomin.view_learning.flows import FlowConfig, PixelFlow
 from infomin.views.colorspaces import to_normalized_color_space
+from infomin.views.flows import FlowConfig, PixelFlow
+from infomin.views.pairs import PairSet
 
 MODES = ("unsupervised", "semi-supervised", "supervised")
 GAME_CRITICS = CriticConfig(width=0.5, embed_dim=64, lr=2e-3)  # as the evaluation's encoders

@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import torch
 from torch import Tensor
 
-from infomin.experiments.plots import _save
+from infomin.experiments.plots import save_figure
 
 ChannelMap = Callable[[Tensor], Tensor]  # uint8 RGB [n, 3, H, W] -> float [n, 3, H, W]
 MODE_COLOURS = {"unsupervised": "tab:red", "semi-supervised": "tab:green",
@@ -52,7 +52,7 @@ def plot_channels(images: Tensor, maps: Mapping[str, ChannelMap], path: Path) ->
         ax.set_xticks([])
         ax.set_yticks([])
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _mean_points(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, float]]:
@@ -101,4 +101,4 @@ def plot_trajectory(results: Mapping[str, Any], metric: str, log_k: float, path:
     ax.legend(fontsize=8, loc="best")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)

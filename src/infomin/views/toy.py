@@ -51,7 +51,7 @@ from infomin.data.moving_digits import (
     sample_factors,
 )
 from infomin.data.transforms import to_model_input
-from infomin.experiments.pairs import PairSet, ProbeSet
+from infomin.views.pairs import PairSet, ProbeSet
 
 FACTORS = ("digit", "position", "background")
 # Which `ClipFactors` fields each factor owns (the digit's image fields vs its colour are

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from infomin.view_learning.flows import FlowConfig, PixelFlow, save_flow
+from infomin.views.flows import FlowConfig, PixelFlow, save_flow
 from infomin.views.specs import SpecError, parse_spec, parse_view_spec
 
 

@@ -33,6 +33,7 @@ from torch import Tensor, nn
 from zuko.flows.coupling import GeneralCouplingTransform
 from zuko.transforms import AdditiveTransform, MonotonicAffineTransform
 
+from infomin.outputs import atomic_write
 from infomin.views.colorspaces import canonical_color_space, to_normalized_color_space
 
 COUPLINGS = ("affine", "additive")
@@ -143,8 +144,6 @@ class PixelFlow(nn.Module):
 
 def save_flow(flow: PixelFlow, path: str | Path, meta: dict[str, Any] | None = None) -> Path:
     """Save g (config, weights and free-form metadata) so `load_flow` can rebuild it."""
-    from infomin.outputs import atomic_write
-
     payload = {
         "format": FORMAT,
         "config": asdict(flow.config),

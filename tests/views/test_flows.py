@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from infomin.view_learning.flows import (
+from infomin.views.flows import (
     COUPLINGS,
     FlowConfig,
     FlowFileError,
