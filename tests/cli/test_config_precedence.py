@@ -35,6 +35,10 @@ STRING_VALUES: dict[str, tuple[str, str]] = {
     "schedule": ("step", "cosine"),
     "criterion": ("nce", "infonce"),
     "views": ("toy:digit", "toy:position"),
+    "train_split": ("unlabeled", "train"),
+    "eval_data": ("photo-patches", "colorful-moving-digits"),
+    "eval_train_split": ("test", "train"),
+    "eval_test_split": ("train", "test"),
 }
 NUMBER_VALUES: dict[str, tuple[Any, Any]] = {
     "num_negatives": (256, 512),  # a queue no shorter than the batch
@@ -67,9 +71,13 @@ def _values(name: str) -> tuple[Any, Any]:
 
 def _context(name: str, tmp_path: Path) -> dict[str, Any]:
     """Other keys a value needs in order to apply (a folder needs a dataset on disk)."""
+    (tmp_path / "images").mkdir(exist_ok=True)
     if name in ("data_dir", "skip_corrupt"):
-        (tmp_path / "images").mkdir(exist_ok=True)
         return {"data": "folder", "data_dir": str(tmp_path / "images")}
+    if name == "train_split":
+        return {"data": "stl10", "data_dir": str(tmp_path / "images")}
+    if name == "eval_data_dir":
+        return {"eval_data": "folder", "eval_data_dir": str(tmp_path / "images")}
     return {}
 
 
@@ -99,7 +107,7 @@ def _saved(out: Path) -> dict[str, Any]:
 
 @pytest.mark.parametrize("name", list(FIELDS))
 def test_file_value_survives_and_typed_flag_wins(name, tmp_path, captured):
-    if name == "data_dir":  # two folders that exist
+    if name in ("data_dir", "eval_data_dir"):  # two folders that exist
         (tmp_path / "other").mkdir()
         file_value, flag_value = str(tmp_path / "images"), str(tmp_path / "other")
     else:

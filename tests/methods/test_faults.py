@@ -40,7 +40,7 @@ from infomin.methods.pretrain import PretrainConfig, pretrain
 STEPS_PER_EPOCH = 40
 EPOCHS = 2
 PRETRAIN = (
-    "pretrain --preset mocov2 --train-size 640 --test-size 64 --batch-size 16 --width 0.25 "
+    "pretrain --preset mocov2 --train-size 640 --batch-size 16 --width 0.25 "
     f"--epochs {EPOCHS} --config {{NOEVAL}}"
 )
 # In-process runs: 4 steps per epoch.

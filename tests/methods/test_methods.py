@@ -14,11 +14,13 @@ from infomin.methods.pretrain import PretrainConfig, pretrain
 from infomin.methods.shuffle_bn import SplitBatchNorm2d, shuffled_forward
 
 TINY = dict(train_size=32, test_size=32, batch_size=8, epochs=1, max_steps=2, width=0.25)
+# No evaluation: no test set either (an option the run would ignore is refused).
+TRAIN_ONLY = {**{k: v for k, v in TINY.items() if k != "test_size"}, "evaluate": False}
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_every_preset_runs_a_two_step_fit(name, tmp_path):
-    results = pretrain(PretrainConfig(preset=name, evaluate=False, **TINY), tmp_path)
+    results = pretrain(PretrainConfig(preset=name, **TRAIN_ONLY), tmp_path)
     assert results["steps_done"] == 2
     assert math.isfinite(results["final"]["train/loss"])
     assert (tmp_path / "checkpoints" / "last.ckpt").exists()
@@ -116,15 +118,15 @@ def test_monitors_log_knn_and_online_accuracy(tmp_path):
 
 
 def test_bf16_autocast_and_channels_last_run(tmp_path):
-    config = PretrainConfig(preset="infomin", evaluate=False, precision="bf16-mixed",
-                            channels_last=True, **TINY)  # fmt: skip
+    config = PretrainConfig(preset="infomin", precision="bf16-mixed", channels_last=True,
+                            **TRAIN_ONLY)  # fmt: skip
     results = pretrain(config, tmp_path)
     assert results["steps_done"] == 2 and math.isfinite(results["final"]["train/loss"])
 
 
 @pytest.mark.parametrize("name", ["insdis", "cmc", "moco"])
 def test_binary_nce_criterion_trains_and_tracks_its_normaliser(name, tmp_path):
-    config = PretrainConfig(preset=name, evaluate=False, criterion="nce", **TINY)
+    config = PretrainConfig(preset=name, criterion="nce", **TRAIN_ONLY)
     results = pretrain(config, tmp_path)
     assert results["preset"]["criterion"] == "nce"
     assert math.isfinite(results["final"]["train/loss"])
@@ -138,7 +140,7 @@ def test_evaluate_reads_a_pretrain_checkpoint_with_its_own_architecture(tmp_path
     from infomin.methods.checkpoints import pretrained_encoder
     from infomin.models.export import CheckpointError
 
-    pretrain(PretrainConfig(preset="cmc", evaluate=False, **TINY), tmp_path)
+    pretrain(PretrainConfig(preset="cmc", **TRAIN_ONLY), tmp_path)
     weights = str(tmp_path / "checkpoints/last.ckpt")
     config = EvalConfig(encoder="weights", weights=weights, backbone="resnet50",
                         train_size=64, test_size=64)  # fmt: skip
@@ -170,7 +172,7 @@ def test_resume_skips_a_corrupt_last_checkpoint(tmp_path):
 
 
 def test_resume_without_a_checkpoint_says_it_starts_afresh(tmp_path, capsys):
-    config = PretrainConfig(preset="simclr", evaluate=False, **TINY)
+    config = PretrainConfig(preset="simclr", **TRAIN_ONLY)
     results = pretrain(config, tmp_path, resume=True)
     assert results["steps_done"] == 2
     assert "startingafresh" in "".join(capsys.readouterr().err.split())

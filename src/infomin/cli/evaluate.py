@@ -51,6 +51,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--test-size", type=positive_int, help="embedded data: test samples (1000)")
     parser.add_argument("--batch-size", type=positive_int, help="feature batch (default 256)")
+    parser.add_argument(
+        "--train-split", default="train", help="split the probe is fitted on (default train)"
+    )
+    parser.add_argument(
+        "--test-split", default="test", help="split the probe is scored on (default test)"
+    )
     parser.add_argument("--knn-k", type=positive_int, default=200, help="neighbours (default 200)")
     parser.add_argument("--seed", type=int, default=0, help="data and random-init seed")
     add_config_args(parser)
@@ -122,4 +128,6 @@ def eval_config(args: argparse.Namespace, pretrained: bool) -> EvalConfig:
         seed=args.seed,
         knn_k=args.knn_k,
         skip_corrupt=args.skip_corrupt,
+        train_split=args.train_split,
+        test_split=args.test_split,
     )

@@ -31,6 +31,12 @@ Each value comes from, in increasing precedence: the built-in default, the prese
 records every value with its source; `--config OUT/config.yaml --out NEW` reruns the
 run. --dry-run prints the resolved values and exits. Options the run would ignore
 (--data-dir with embedded data, --num-negatives with in-batch negatives, ...) are refused.
+
+Data protocol: STL-10 pretrains on train+unlabeled and probes train/test; other datasets
+pretrain on train and probe train/test; --eval-data probes another labelled dataset
+(e.g. pretrain on a folder of photos, probe on CIFAR-10). Without labelled evaluation
+data (folder-unlabeled) the run says so at the start and skips the probe. The evaluation
+data is opened, and one image fed through the backbone, before the first step.
 """
 
 
@@ -92,6 +98,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="train on these views instead of the preset's augmentations: a view spec as in "
         "`infomin mi --help` (e.g. toy:digit, colorspace:lab with cmc/cmcv2)",
     )
+    data = parser.add_argument_group(
+        "pretraining and evaluation data (default: each dataset's standard protocol)"
+    )
+    data.add_argument(
+        "--train-split",
+        help="split to pretrain on (STL-10: train+unlabeled by default, or unlabeled, train)",
+    )
+    data.add_argument(
+        "--eval-data",
+        help="labelled dataset the frozen probe and kNN monitor use (default: --data itself)",
+    )
+    data.add_argument("--eval-data-dir", help="its folder, for a dataset on disk")
+    data.add_argument("--eval-train-split", help="split the probe is fitted on (default train)")
+    data.add_argument("--eval-test-split", help="split the probe is scored on (default test)")
     parser.add_argument("--resume", action="store_true", default=False,
                         help="continue from last.ckpt")  # fmt: skip
     parser.add_argument("--out", default="runs/pretrain", help="run folder")
@@ -136,7 +156,7 @@ def resolve_pretrain(args: argparse.Namespace) -> tuple[Any, Resolved]:
     every value's source; what the preset fills in at run time is noted beside it."""
     from infomin.config import build_config
     from infomin.methods.presets import get_preset
-    from infomin.methods.pretrain import PretrainConfig
+    from infomin.methods.pretrain_config import PretrainConfig
 
     defaults = {f.name: f.default for f in fields(PretrainConfig)}
     resolved = resolve(args, defaults=defaults)

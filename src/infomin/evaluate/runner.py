@@ -50,6 +50,8 @@ class EvalConfig:
     batch_size: int = 256
     knn_k: int = 200
     skip_corrupt: bool = False  # image folders: drop unreadable files (counted) instead of failing
+    train_split: str = "train"  # the split the probe is fitted on
+    test_split: str = "test"  # the split it is scored on
 
 
 def load_split(config: EvalConfig, split: str, size: int | None):
@@ -126,8 +128,8 @@ def run_evaluation(
         raise ValueError(f"unknown encoder {config.encoder!r}; choose one of {ENCODERS}")
     if config.encoder == "weights" and config.weights is None:
         raise FileNotFoundError("--weights PATH is required with encoder 'weights'")
-    train_set = load_split(config, "train", config.train_size)
-    test_set = load_split(config, "test", config.test_size)
+    train_set = load_split(config, config.train_split, config.train_size)
+    test_set = load_split(config, config.test_split, config.test_size)
     if not train_set.tasks:
         raise DatasetError(f"dataset {config.data!r} has no labels to evaluate against")
     if config.encoder == "raw-pixels":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,6 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from infomin.config import ConfigError
-from infomin.data import check_location, has_labels, is_embedded
 from infomin.evaluate.monitors import KNNMonitor, OnlineLinearProbe, classification_tasks
 from infomin.evaluate.protocol import evaluate_backbone
 from infomin.evaluate.runner import EvalConfig, load_split
@@ -29,161 +28,18 @@ from infomin.methods.base import ContrastiveMethod, TrainSettings
 from infomin.methods.checkpoints import eval_preprocess
 from infomin.methods.faults import AtomicCheckpointIO, FiniteGuard, GracefulStop
 from infomin.methods.presets import Preset, auto_warmup_epochs, for_image_size, get_preset
+from infomin.methods.pretrain_config import PretrainConfig
+from infomin.methods.probe_data import (
+    check_backbone_takes,
+    embedded_sizes,
+    open_probe_sets,
+    pretrain_split,
+)
 from infomin.methods.view_pairs import evaluate_on_probe_sets, pair_views
 from infomin.progress import console
 from infomin.views import JigsawPatches, MultiView, build_recipe
 from infomin.views.pairs import PairSource
-from infomin.views.specs import SpecError, parse_spec, parse_view_spec
-
-# Samples of the embedded datasets when train_size / test_size are left unset.
-EMBEDDED_SIZES = (4000, 1000)
-# Lightning's precision names (its ints and aliases left out: one spelling per setting).
-PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true")
-
-
-@dataclass(frozen=True)
-class PretrainConfig:
-    """Everything that determines a pretraining run (written to `config.yaml`)."""
-
-    preset: str = "infomin"
-    data: str = "colorful-moving-digits"
-    data_dir: str | None = None
-    # Embedded data: samples drawn (None: EMBEDDED_SIZES); datasets on disk use their splits.
-    train_size: int | None = None
-    test_size: int | None = None
-    backbone: str = "convnet"
-    width: float = 1.0
-    epochs: int = 10
-    batch_size: int = 128  # per process
-    lr: float | None = None
-    temperature: float | None = None
-    num_negatives: int | None = None
-    schedule: str | None = None  # cosine or step (preset default: cosine)
-    criterion: str | None = None  # infonce or nce (bank and queue methods only)
-    warmup_epochs: int | None = None
-    seed: int = 0
-    devices: int = 1
-    num_nodes: int = 1
-    accelerator: str = "auto"
-    precision: str = "32-true"
-    channels_last: bool = False
-    num_workers: int = 0
-    checkpoint_every: int = 1
-    max_steps: int = -1
-    evaluate: bool = True
-    knn_every: int = 0  # 0: off; n: kNN monitor on held-out data every n epochs
-    online_probe: bool = False  # linear probes on detached features during training
-    views: str | None = None  # a view spec (infomin.views.specs) instead of the preset's aug
-    skip_corrupt: bool = False  # image folders: drop unreadable files (counted) up front
-
-    def __post_init__(self) -> None:
-        """Refuse nonsense numbers before any data is loaded or any file written."""
-        at_least_one = ("epochs", "batch_size", "devices", "num_nodes", "checkpoint_every")
-        for name in at_least_one:
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("train_size", "test_size", "num_negatives"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ConfigError(f"{name} must be >= 1, got {value}")
-        for name in ("lr", "temperature", "width"):
-            value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise ConfigError(f"{name} must be > 0, got {value}")
-        preset = get_preset(self.preset)  # an unknown preset fails here, with the choices
-        if self.views is not None:
-            self._check_views(preset)
-        if self.criterion not in (None, "infonce", "nce"):
-            raise ConfigError(f"criterion must be infonce or nce, got {self.criterion!r}")
-        if self.criterion == "nce" and preset.negatives == "batch":
-            raise ConfigError(f"preset {self.preset!r} uses in-batch negatives: no NCE option")
-        self._check_queue(preset)
-        self._check_engine(preset)
-        self._check_applicable(preset)
-        if self.schedule not in (None, "cosine", "step"):
-            raise ConfigError(f"schedule must be cosine or step, got {self.schedule!r}")
-        for name in ("warmup_epochs", "knn_every", "num_workers"):
-            value = getattr(self, name)
-            if value is not None and value < 0:
-                raise ConfigError(f"{name} must be >= 0, got {value}")
-
-    def _check_applicable(self, preset: Preset) -> None:
-        """Refuse options this run would ignore: nothing set by the user is dropped silently."""
-        check_location(self.data, self.data_dir)
-        if self.num_negatives is not None and preset.negatives == "batch":
-            raise ConfigError(
-                f"num_negatives cannot apply: preset {self.preset!r} takes its negatives from "
-                "the batch (no queue, no memory bank)"
-            )
-        sizes = {"train_size": self.train_size, "test_size": self.test_size}
-        for name, value in sizes.items():
-            if value is not None and not is_embedded(self.data):
-                raise ConfigError(
-                    f"{name} cannot apply: it sets the size of embedded datasets, and "
-                    f"{self.data!r} uses its whole split"
-                )
-        if self.test_size is not None and not self.evaluate and self.knn_every == 0:
-            raise ConfigError("test_size cannot apply: no evaluation and no kNN monitor")
-        if self.skip_corrupt and self.data not in ("folder", "folder-unlabeled"):
-            raise ConfigError(f"skip_corrupt applies to image folders, not to {self.data!r}")
-        if not has_labels(self.data):
-            for name in ("online_probe", "knn_every"):
-                if getattr(self, name):
-                    raise ConfigError(f"{name} cannot apply: {self.data!r} has no labels")
-
-    def sizes(self) -> tuple[int | None, int | None]:
-        """(train, test) sample counts of embedded data; None: the whole split on disk."""
-        if not is_embedded(self.data):
-            return None, None
-        train, test = EMBEDDED_SIZES
-        return self.train_size or train, self.test_size or test
-
-    def _check_queue(self, preset: Preset) -> None:
-        """A queue shorter than the global batch would drop part of every batch of keys it
-        enqueues and hold no negatives older than the current step: refuse it."""
-        if preset.negatives != "queue":
-            return
-        length = self.num_negatives if self.num_negatives is not None else preset.num_negatives
-        batch = self.batch_size * self.devices * self.num_nodes
-        if length < batch:
-            raise ConfigError(
-                f"num_negatives (the queue length) {length} is smaller than the global batch "
-                f"{batch} (batch_size x devices x num_nodes); use a queue of at least {batch}"
-            )
-
-    def _check_engine(self, preset: Preset) -> None:
-        """Backbone, accelerator, precision and max_steps are otherwise checked only once
-        the data is loaded, by torch or Lightning, with a traceback instead of one line."""
-        from lightning.pytorch.accelerators import AcceleratorRegistry
-
-        from infomin.models import build_backbone
-
-        name = f"cmc-{self.backbone}" if preset.input == "ydbdr-split" else self.backbone
-        try:
-            with torch.device("meta"):  # the real constructor's checks, no memory used
-                build_backbone(name, width=self.width, image_size=32)
-        except ValueError as err:
-            raise ConfigError(str(err)) from None
-        accelerators = ("auto", "gpu", *sorted(AcceleratorRegistry.available_accelerators()))
-        if self.accelerator not in accelerators:
-            choices = ", ".join(accelerators)
-            raise ConfigError(f"accelerator must be one of {choices}; got {self.accelerator!r}")
-        if self.precision not in PRECISIONS:
-            choices = ", ".join(PRECISIONS)
-            raise ConfigError(f"precision must be one of {choices}; got {self.precision!r}")
-        if self.max_steps < -1:
-            raise ConfigError(f"max_steps must be >= 0, or -1 for no limit; got {self.max_steps}")
-
-    def _check_views(self, preset: Preset) -> None:
-        """A view spec must parse, and the monitors must be able to read its encoders."""
-        try:
-            parse_spec(str(self.views))
-        except SpecError as err:
-            raise ConfigError(str(err)) from None
-        if self.online_probe:
-            raise ConfigError("the online probe reads dataset labels; --views pairs have none")
-        if self.knn_every > 0 and preset.input != "rgb":
-            raise ConfigError("the kNN monitor feeds dataset images; two towers on --views cannot")
+from infomin.views.specs import parse_view_spec
 
 
 class IndexedViews(Dataset):
@@ -232,18 +88,20 @@ def build_views(preset: Preset, image_size: int) -> MultiView:
 
 
 def make_monitors(
-    config: PretrainConfig, preset: Preset, eval_config: EvalConfig, train_set: Dataset
+    config: PretrainConfig,
+    preset: Preset,
+    probe_sets: tuple[Dataset, Dataset] | None,
+    train_set: Dataset,
 ) -> list[L.Callback]:
-    """The optional kNN monitor and online probe (separate components, off by default)."""
+    """The optional kNN monitor (on the evaluation data) and online probe (on the
+    pretraining data's labels): separate components, off by default."""
     monitors: list[L.Callback] = []
-    if config.knn_every > 0:
-        probe_train = load_split(eval_config, "train", eval_config.train_size)
-        probe_test = load_split(eval_config, "test", eval_config.test_size)
-        monitors.append(
-            KNNMonitor(probe_train, probe_test, eval_preprocess(preset), config.knn_every)
-        )
+    if config.knn_every > 0 and probe_sets is not None:
+        monitors.append(KNNMonitor(*probe_sets, eval_preprocess(preset), config.knn_every))
     tasks = classification_tasks(train_set)
-    if config.online_probe and tasks:
+    if config.online_probe:
+        if not tasks:
+            raise ConfigError("online_probe cannot apply: the pretraining split has no labels")
         monitors.append(OnlineLinearProbe(tasks))
     return monitors
 
@@ -325,16 +183,19 @@ def pretrain(config: PretrainConfig, out: Path, resume: bool = False) -> dict[st
     """
     quiet_lightning()
     L.seed_everything(config.seed, workers=True, verbose=False)
-    train_size, test_size = config.sizes()
-    eval_config = EvalConfig(
-        data=config.data,
-        data_dir=config.data_dir,
-        train_size=train_size,
-        test_size=test_size,
-        seed=config.seed,
+    train_size, _ = embedded_sizes(config.data, config.train_size, config.test_size)
+    data_config = EvalConfig(
+        data=config.data, data_dir=config.data_dir, seed=config.seed,
         skip_corrupt=config.skip_corrupt,
-    )
-    train_set = load_split(eval_config, "train", train_size)
+    )  # fmt: skip
+    split = pretrain_split(config.data, config.train_split)
+    train_set = load_split(data_config, split, train_size)
+    probe = config.probe()
+    probe_sets = open_probe_sets(probe, config.seed) if probe is not None else None
+    if probe is None and config.evaluate:
+        console.print(f"[yellow]no labelled evaluation data ({config.data!r} has no labels; "
+                      "--eval-data names some): the frozen probe is skipped",
+                      soft_wrap=True)  # fmt: skip
     source = None
     if config.views is None:
         image_size = int(train_set.raw_item(0)[0].shape[-1])
@@ -372,9 +233,13 @@ def pretrain(config: PretrainConfig, out: Path, resume: bool = False) -> dict[st
         channels_last=config.channels_last,
     )
     method = build_method(preset, settings)
+    if probe_sets is not None and preset.input == "rgb":  # two towers on --views: see below
+        for which, probe_set in zip(("train", "test"), probe_sets, strict=True):
+            what = f"evaluation data {probe.data!r} ({which} split)"  # type: ignore[union-attr]
+            check_backbone_takes(method.backbone, eval_preprocess(preset), probe_set, what)
     if config.channels_last:
         method = method.to(memory_format=torch.channels_last)
-    monitors = make_monitors(config, preset, eval_config, train_set)
+    monitors = make_monitors(config, preset, probe_sets, train_set)
     trainer = make_trainer(config, out, settings.steps_per_epoch, monitors)
     start = resume_checkpoint(out / "checkpoints") if resume else None
     if resume and start is None:
@@ -382,36 +247,38 @@ def pretrain(config: PretrainConfig, out: Path, resume: bool = False) -> dict[st
     trainer.fit(method, loader, ckpt_path=str(start) if start is not None else None)
     if not trainer.is_global_zero:
         return None
+    pretrained_on = {"data": config.data, "data_dir": config.data_dir, "split": split,
+                     "size": len(dataset)}  # fmt: skip
     results: dict[str, Any] = {
         "config": asdict(config),
+        "data": {"pretrain": pretrained_on, "eval": None if probe is None else probe.describe()},
         "preset": preset.as_row(),
         "epochs_done": trainer.current_epoch,
         "steps_done": trainer.global_step,
         "final": {k: float(v) for k, v in trainer.callback_metrics.items()},
     }
-    if config.evaluate:
-        results["metrics"] = evaluate_pretrained(method, preset, eval_config, source)
+    if config.evaluate and probe_sets is not None:
+        results["metrics"] = evaluate_pretrained(method, preset, probe_sets, source, config.seed)
     return results
 
 
 def evaluate_pretrained(
     method: ContrastiveMethod,
     preset: Preset,
-    eval_config: EvalConfig,
+    probe_sets: tuple[Dataset, Dataset],
     source: PairSource | None = None,
+    seed: int = 0,
 ) -> dict[str, float]:
     """The frozen-feature protocol on the pretrained backbone (heads dropped).
 
-    Encoders of whole images are probed on the dataset's own splits (comparable with
-    `infomin evaluate --random-init`); towers trained on channel groups (colorspace or
-    learned views) can only read the source's transformed images, its probe sets.
+    Encoders of whole images are probed on the evaluation data (by default the dataset's
+    own splits, comparable with `infomin evaluate --random-init`); towers trained on
+    channel groups (colorspace or learned views) can only read the source's transformed
+    images, its probe sets (of the same sizes).
     """
-    train_set = load_split(eval_config, "train", eval_config.train_size)
-    test_set = load_split(eval_config, "test", eval_config.test_size)
+    train_set, test_set = probe_sets
     backbone = method.backbone.to("cpu" if not torch.cuda.is_available() else method.device)
     if source is not None and preset.input != "rgb":
-        sizes = (len(train_set), len(test_set))
-        return evaluate_on_probe_sets(backbone, source, sizes, eval_config.seed)
-    if not train_set.tasks:
-        return {}
+        sizes = (len(train_set), len(test_set))  # type: ignore[arg-type]
+        return evaluate_on_probe_sets(backbone, source, sizes, seed)
     return evaluate_backbone(backbone, train_set, test_set, preprocess=eval_preprocess(preset))
