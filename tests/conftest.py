@@ -40,7 +40,8 @@ case: the fault injected or the bad input given, the command, and what the test
 observed. Placeholders: `{OUT}` a fresh output folder; `{FILE}` a regular file where a
 folder is expected; `{MISSING}` a path that does not exist; `{EMPTY}` an empty folder;
 `{CORRUPT}` an image folder (train/ and test/, two classes) with one training file that
-is not an image; `{BADCIFAR}` a CIFAR-10 folder of garbage files; `{TYPO}`, `{WRONGTYPE}`,
+is not an image; `{NOTEST}` the same folder without test/; `{BADCIFAR}` a CIFAR-10
+folder of garbage files; `{TYPO}`, `{WRONGTYPE}`,
 `{NEGATIVE}`, `{BADYAML}`, `{LISTYAML}` YAML configs with `epocs: 3`, `epochs: ten`,
 `epochs: -1`, broken YAML and a list; `{NOEVAL}` a config with `evaluate: false`;
 `{GARBAGE}` a checkpoint cut to 7 bytes; `{UNWRITABLE}` a folder under /proc; `TMP` the

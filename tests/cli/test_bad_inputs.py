@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -74,6 +75,15 @@ CASES: list[tuple[str, str, str]] = [
      "knn_every cannot apply", "kNN monitor on unlabelled data"),
     ("evaluate --raw-pixels --backbone resnet18 --out {OUT}", "--backbone cannot apply",
      "a backbone for raw pixels"),
+    # evaluation data (issue 18)
+    ("pretrain --eval-data folder-unlabeled --eval-data-dir {EMPTY} --out {OUT}",
+     "has no labels to probe", "evaluation data without labels"),
+    ("pretrain --data folder --data-dir {NOTEST} --out {OUT}", "no 'test' folder",
+     "labelled folder without test/ (stops before training)"),
+    ("pretrain --eval-data cifar10 --eval-data-dir {MISSING} --out {OUT}", "does not exist",
+     "missing evaluation folder"),
+    ("pretrain --eval-data-dir {EMPTY} --out {OUT}", "without eval_data",
+     "evaluation folder without a dataset"),
     ("mi --config {TYPO} --out {OUT}", "unknown key 'epocs'", "config typo (mi)"),
     ("sweep --config {WRONGTYPE} --out {OUT}", "epochs in", "wrong type in config (sweep)"),
     ("pretrain --accelerator abacus --out {OUT}", "accelerator must be one of",
@@ -169,6 +179,9 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     paths = {name: root / name.lower() for name in ("EMPTY", "CORRUPT", "BADCIFAR")}
     paths["EMPTY"].mkdir()
     _image_folder(paths["CORRUPT"])
+    paths["NOTEST"] = root / "notest"
+    _image_folder(paths["NOTEST"])
+    shutil.rmtree(paths["NOTEST"] / "test")
     (paths["BADCIFAR"] / "cifar-10-batches-py").mkdir(parents=True)
     for name in ("data_batch_1", "test_batch", "batches.meta"):
         (paths["BADCIFAR"] / "cifar-10-batches-py" / name).write_bytes(b"\x80\x04garbage")
