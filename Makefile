@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 BIN := $(VENV)/bin
 DEMO_OUT ?= demo
 
-.PHONY: demo test test-slow reliability-doc lint bench clean
+.PHONY: demo test test-slow reliability-doc lint bench bench-transfer clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/infomin demo --out $(DEMO_OUT)
+	$(BIN)/infomin demo --out $(DEMO_OUT) --overwrite
 
 test: $(STAMP)
 	$(BIN)/ruff check .
@@ -38,6 +38,11 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.memory
 	$(BIN)/python -m bench.gpu
 	$(BIN)/python -m bench.render
+
+# The transfer comparison (README "Transfer"): about 2 hours on 2 CPU cores, so not in
+# `make bench` or CI. `python -m bench.transfer --quick` checks the pipeline in < 10 min.
+bench-transfer: $(STAMP)
+	$(BIN)/python -m bench.transfer
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,521 @@
+"""Transfer at small scale: does contrastive pretraining beat supervised pretraining?
+
+The paper's second claim: InfoMin-pretrained ResNets transfer to detection (VOC, COCO)
+better than ImageNet-supervised ones. Here, on two CPU cores:
+
+- Pretraining ("ImageNet"): colorful-moving-digits train split (coloured MNIST digits over
+  photo crops, 32 px). Initialisations compared, all the same ResNet-18 (width
+  `--width`, CIFAR stem): random; supervised (cross-entropy on the digit labels, the
+  analogue of ImageNet-supervised); infomin, mocov2 and simclr (`infomin pretrain`, no
+  labels). The same number of steps and batch size for all four pretrainings.
+- Every pretrained backbone goes through `infomin export --format torchvision` (our own
+  export) and is loaded with `strict=True`: a transfer number never rests on a silently
+  skipped weight.
+- Detection ("COCO"): digit-scenes (1-4 held-out digits over held-out photo regions,
+  64 px), torchvision's Faster R-CNN with an FPN on that trunk (`weights=None`,
+  nothing downloaded), the whole network fine-tuned with the same schedule for every
+  initialisation. AP, AP50, AP75 on held-out scenes: COCO's definition (IoU 0.5:0.95,
+  101-point interpolated precision, up to 100 detections per image, per class then
+  averaged), computed here because torchmetrics' mean average precision needs
+  pycocotools, which is not installed.
+- Low-label classification (the semi-supervised protocol): photo-patches (which of 11
+  photos a 32 px patch comes from; not the pretraining labels), fine-tuning the whole
+  network on 1% and 10% of its 10,000 training labels, top-1 on 2,000 held-out patches.
+  Fashion-MNIST, the issue's choice, is not embedded and nothing may be downloaded.
+- Seeds: each seed redoes the pretraining and the fine-tuning; mean ± sample std.
+
+`python -m bench.transfer` (`make bench-transfer`): 3 seeds. Extrapolated from the step
+rates of `--quick` (7.7 min on two cores shared with three other jobs, one thread):
+about 3 hours on such a loaded machine, an estimated 2-2.5 on an idle one (not
+measured). `--quick`: one seed, short schedules, under 10 minutes; it checks the
+pipeline, not the verdict. On a GPU: `--device cuda --threads 0`. Writes
+bench/results/transfer/transfer[-quick].json and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torchvision.models.detection import FasterRCNN
+from torchvision.models.detection.anchor_utils import AnchorGenerator
+from torchvision.models.detection.backbone_utils import BackboneWithFPN
+from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+from torchvision.ops import MultiScaleRoIAlign, box_iou
+
+from bench.common import RESULTS_DIR, make_parser, start, write_result
+from infomin.data.base import DatasetError
+from infomin.data.digit_scenes import DigitScenes
+from infomin.data.moving_digits import ColorfulMovingDigits
+from infomin.data.photo_patches import PhotoPatches
+from infomin.data.photos import NUM_PHOTOS
+from infomin.data.transforms import RGB_MEAN, RGB_STD, to_model_input
+from infomin.models.backbones import build_backbone
+from infomin.models.export import CheckpointError, export_backbone
+
+INITS = ("random", "supervised", "infomin", "mocov2", "simclr")
+SSL = ("infomin", "mocov2", "simclr")
+PRETRAIN_SIZE = 32  # colorful-moving-digits canvas; the trunk keeps the CIFAR stem
+NUM_DIGITS = 10
+FRACTIONS = (0.01, 0.10)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Sizes and schedules of one run (the same for every initialisation)."""
+
+    seeds: int = 3
+    width: float = 0.25
+    pretrain_images: int = 4000
+    pretrain_steps: int = 400
+    pretrain_batch: int = 64
+    canvas: int = 64
+    max_digits: int = 4
+    det_train: int = 1000
+    det_test: int = 300
+    det_steps: int = 800
+    det_batch: int = 8
+    cls_steps: int = 200
+    cls_batch: int = 32
+    cls_pool: int = 10_000  # photo-patches training images, of which 1% / 10% keep labels
+    cls_test: int = 2000
+
+
+QUICK = Plan(
+    seeds=1,
+    pretrain_images=1000,
+    pretrain_steps=40,
+    det_train=300,
+    det_test=100,
+    det_steps=100,
+    cls_steps=20,
+    cls_test=1000,
+)
+# Steps of low-label fine-tuning per label fraction, in units of `cls_steps`: 10x the
+# labels get 3x the steps (about 200 vs 60 epochs of the labelled images in the full plan).
+STEP_SCALE = {0.01: 1, 0.10: 3}
+
+
+# ------------------------------------------------------------------ pretraining
+def pretrain_ssl(preset: str, plan: Plan, seed: int, folder: Path, device: str) -> Path:
+    """`infomin pretrain` without labels, then our export: the torchvision backbone file."""
+    from infomin.methods.pretrain import PretrainConfig, last_checkpoint, pretrain
+
+    epochs = math.ceil(plan.pretrain_steps * plan.pretrain_batch / plan.pretrain_images)
+    config = PretrainConfig(
+        preset=preset,
+        backbone="resnet18",
+        width=plan.width,
+        seed=seed,
+        train_size=plan.pretrain_images,
+        batch_size=plan.pretrain_batch,
+        epochs=epochs,
+        max_steps=plan.pretrain_steps,
+        evaluate=False,
+        accelerator="gpu" if device == "cuda" else "cpu",
+    )
+    run = folder / preset
+    with _quiet(run / "pretrain.log"):
+        pretrain(config, run)
+    return export_backbone(last_checkpoint(run), run / "backbone.pt").path
+
+
+def pretrain_supervised(plan: Plan, seed: int, folder: Path, device: str) -> Path:
+    """Cross-entropy on the digit labels (the ImageNet-supervised analogue), then export."""
+    torch.manual_seed(seed)
+    data = ColorfulMovingDigits("train", num_clips=plan.pretrain_images, frames=1, seed=seed)
+    images, labels = data.clips[:, 0], data.digit
+    trunk = _trunk(plan.width).to(device)
+    head = nn.Linear(trunk.out_dim, NUM_DIGITS).to(device)
+    step = _classifier_step(trunk, head, plan.pretrain_steps, lr=0.1)
+    for batch in _batches(len(labels), plan.pretrain_batch, plan.pretrain_steps, seed):
+        x = _flip(to_model_input(images[batch]).to(device))
+        step(x, labels[batch].to(device))
+    path = folder / "supervised" / "last.ckpt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {f"backbone.{k}": v.cpu() for k, v in trunk.state_dict().items()}
+    torch.save({"state_dict": state}, path)
+    return export_backbone(path, path.parent / "backbone.pt").path
+
+
+def pretrain_all(inits: Sequence[str], plan: Plan, seed: int, folder: Path, device: str):
+    """{init: exported backbone file, or None for random init}, with seconds per init."""
+    files: dict[str, Path | None] = {}
+    seconds: dict[str, float] = {}
+    for init in inits:
+        began = time.perf_counter()
+        if init == "random":
+            files[init] = None
+        elif init == "supervised":
+            files[init] = pretrain_supervised(plan, seed, folder, device)
+        else:
+            files[init] = pretrain_ssl(init, plan, seed, folder, device)
+        seconds[init] = round(time.perf_counter() - began, 1)
+        print(f"  seed {seed} pretrain {init}: {seconds[init]} s", flush=True)
+    return files, seconds
+
+
+@contextlib.contextmanager
+def _quiet(log: Path):
+    """Lightning's progress output into a log file, so the bench prints only its table."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with (
+        open(log, "w") as handle,
+        contextlib.redirect_stdout(handle),
+        contextlib.redirect_stderr(handle),
+    ):
+        yield
+
+
+# ------------------------------------------------------------------ shared pieces
+def _trunk(width: float) -> nn.Module:
+    """The one architecture every initialisation uses (ResNet-18, CIFAR stem)."""
+    return build_backbone("resnet18", width=width, image_size=PRETRAIN_SIZE)
+
+
+def load_init(trunk: nn.Module, file: Path | None) -> nn.Module:
+    """Our exported weights into the trunk, strictly (a skipped key would be an error)."""
+    if file is not None:
+        trunk.load_state_dict(torch.load(file, map_location="cpu", weights_only=True), strict=True)
+    return trunk
+
+
+def _batches(n: int, batch: int, steps: int, seed: int):
+    """`steps` index batches drawn by reshuffling `range(n)` epoch after epoch."""
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.empty(0, dtype=torch.long)
+    for _ in range(steps):
+        if len(order) < batch:
+            order = torch.cat([order, torch.randperm(n, generator=generator)])
+        yield order[:batch]
+        order = order[batch:]
+
+
+def _flip(x: Tensor) -> Tensor:
+    """Random horizontal flip per image."""
+    mask = torch.rand(len(x), device=x.device) < 0.5
+    return torch.where(mask[:, None, None, None], x.flip(-1), x)
+
+
+def _schedule(optimizer: torch.optim.Optimizer, steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up over 5% of the steps, then cosine to zero."""
+    warm = max(1, steps // 20)
+
+    def factor(i: int) -> float:
+        return (i + 1) / warm if i < warm else 0.5 * (1 + math.cos(math.pi * i / steps))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _classifier_step(trunk: nn.Module, head: nn.Module, steps: int, lr: float) -> Callable:
+    """One SGD step of cross-entropy on trunk + head (whole network trained)."""
+    params = [*trunk.parameters(), *head.parameters()]
+    optimizer = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=5e-4)
+    scheduler = _schedule(optimizer, steps)
+    trunk.train()
+    head.train()
+
+    def step(x: Tensor, y: Tensor) -> None:
+        loss = F.cross_entropy(head(trunk(x)), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+
+    return step
+
+
+# ------------------------------------------------------------------ detection
+def detector(trunk: nn.Module, canvas: int) -> FasterRCNN:
+    """torchvision's Faster R-CNN + FPN on our trunk, sized for 64-96 px scenes.
+
+    Strides of the CIFAR-stem trunk: layer2 2, layer3 4, layer4 8, FPN pool 16; anchors
+    8-64 px fit digits of 12-24 px. The box head is narrowed (256-d) for the CPU.
+    """
+    channels = [
+        trunk.layer2[-1].conv2.out_channels,
+        trunk.layer3[-1].conv2.out_channels,
+        trunk.layer4[-1].conv2.out_channels,
+    ]
+    fpn = BackboneWithFPN(trunk, {"layer2": "0", "layer3": "1", "layer4": "2"}, channels, 64)
+    anchors = AnchorGenerator(((8,), (16,), (32,), (64,)), ((0.5, 1.0, 2.0),) * 4)
+    return FasterRCNN(
+        fpn,
+        num_classes=None,
+        min_size=canvas,
+        max_size=canvas,
+        image_mean=list(RGB_MEAN),
+        image_std=list(RGB_STD),
+        rpn_anchor_generator=anchors,
+        rpn_pre_nms_top_n_train=600,
+        rpn_post_nms_top_n_train=300,
+        rpn_pre_nms_top_n_test=300,
+        rpn_post_nms_top_n_test=100,
+        box_roi_pool=MultiScaleRoIAlign(["0", "1", "2"], output_size=7, sampling_ratio=2),
+        box_head=TwoMLPHead(64 * 7 * 7, 256),
+        box_predictor=FastRCNNPredictor(256, NUM_DIGITS + 1),
+        box_batch_size_per_image=128,
+        box_score_thresh=0.01,
+        box_detections_per_img=100,
+    )
+
+
+def finetune_detector(model: FasterRCNN, data: DigitScenes, plan: Plan, seed: int, device: str):
+    """Fine-tune the whole detector (SGD 0.02, warm-up + cosine), labels shifted by one."""
+    torch.manual_seed(seed)
+    model.to(device).train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=0.02, momentum=0.9, weight_decay=1e-4)
+    scheduler = _schedule(optimizer, plan.det_steps)
+    for batch in _batches(len(data), plan.det_batch, plan.det_steps, seed):
+        images, targets = _detection_batch(data, batch.tolist(), device)
+        loss = sum(model(images, targets).values())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+    return model
+
+
+def _detection_batch(data: DigitScenes, indices: list[int], device: str):
+    images, targets = [], []
+    for i in indices:
+        image, target = data[i]
+        images.append(image.float().div(255).to(device))
+        targets.append(
+            {"boxes": target["boxes"].to(device), "labels": target["labels"].to(device) + 1}
+        )
+    return images, targets
+
+
+@torch.no_grad()
+def predict(model: FasterRCNN, data: DigitScenes, device: str) -> list[dict[str, Tensor]]:
+    """Detections per test scene, labels shifted back to digits."""
+    model.eval()
+    out = []
+    for start_at in range(0, len(data), 32):
+        indices = list(range(start_at, min(start_at + 32, len(data))))
+        images, _ = _detection_batch(data, indices, device)
+        for found in model(images):
+            out.append(
+                {k: v.cpu() for k, v in found.items()} | {"labels": found["labels"].cpu() - 1}
+            )
+    return out
+
+
+def average_precision(
+    predictions: Sequence[dict[str, Tensor]], targets: Sequence[dict[str, Tensor]]
+) -> dict[str, float]:
+    """COCO-style AP, AP50, AP75 (in %): per class and IoU threshold, then averaged."""
+    thresholds = np.round(np.linspace(0.5, 0.95, 10), 2)
+    classes = sorted({int(c) for t in targets for c in t["labels"]})
+    table = np.array([[_class_ap(predictions, targets, c, t) for c in classes] for t in thresholds])
+    return {
+        "AP": 100 * float(table.mean()),
+        "AP50": 100 * float(table[0].mean()),
+        "AP75": 100 * float(table[5].mean()),
+    }
+
+
+def _class_ap(predictions, targets, label: int, threshold: float) -> float:
+    """101-point interpolated AP of one class at one IoU threshold (greedy COCO matching)."""
+    truth = [t["boxes"][t["labels"] == label] for t in targets]
+    found = [
+        (float(s), i, b)
+        for i, p in enumerate(predictions)
+        for s, b in zip(
+            p["scores"][p["labels"] == label], p["boxes"][p["labels"] == label], strict=True
+        )
+    ]
+    found.sort(key=lambda d: -d[0])
+    taken = [torch.zeros(len(b), dtype=torch.bool) for b in truth]
+    hits = np.zeros(len(found))
+    for k, (_, image, box) in enumerate(found):
+        if len(truth[image]) == 0:
+            continue
+        iou = box_iou(box[None], truth[image])[0].masked_fill(taken[image], -1.0)
+        best = int(iou.argmax())
+        if iou[best] >= threshold:
+            taken[image][best] = True
+            hits[k] = 1
+    total = sum(len(b) for b in truth)
+    recall = np.cumsum(hits) / total
+    precision = np.cumsum(hits) / np.arange(1, len(hits) + 1)
+    envelope = np.maximum.accumulate(precision[::-1])[::-1] if len(precision) else precision
+    points = np.searchsorted(recall, np.linspace(0, 1, 101), side="left")
+    return float(np.mean([envelope[p] if p < len(envelope) else 0.0 for p in points]))
+
+
+def detection_run(file: Path | None, plan: Plan, seed: int, device: str, data) -> dict[str, float]:
+    """Fine-tune a detector from one initialisation and score it on the held-out scenes."""
+    torch.manual_seed(seed)
+    model = detector(load_init(_trunk(plan.width), file), plan.canvas)
+    finetune_detector(model, data["train"], plan, seed, device)
+    test = data["test"]
+    return average_precision(predict(model, test, device), [test[i][1] for i in range(len(test))])
+
+
+# ------------------------------------------------------------------ low-label classification
+def low_label_run(file: Path | None, fraction: float, plan: Plan, seed: int, device: str, data):
+    """Top-1 (%) on held-out photo patches after fine-tuning on `fraction` of the labels."""
+    torch.manual_seed(seed)
+    train, test = data
+    count = max(1, round(fraction * len(train[1])))
+    chosen = torch.randperm(len(train[1]), generator=torch.Generator().manual_seed(seed))[:count]
+    trunk = load_init(_trunk(plan.width), file).to(device)
+    head = nn.Linear(trunk.out_dim, NUM_PHOTOS).to(device)
+    steps = plan.cls_steps * STEP_SCALE[fraction]
+    step = _classifier_step(trunk, head, steps, lr=0.05)
+    for batch in _batches(count, min(plan.cls_batch, count), steps, seed):
+        idx = chosen[batch]
+        step(_flip(to_model_input(train[0][idx]).to(device)), train[1][idx].to(device))
+    trunk.eval()
+    head.eval()
+    with torch.no_grad():
+        logits = torch.cat(
+            [head(trunk(to_model_input(x).to(device))).cpu() for x in test[0].split(256)]
+        )
+    return 100 * float((logits.argmax(1) == test[1]).float().mean())
+
+
+def patches(split: str, count: int, seed: int) -> tuple[Tensor, Tensor]:
+    data = PhotoPatches(split, num_patches=count, seed=seed)
+    items = [data[i] for i in range(len(data))]
+    return torch.stack([x for x, _ in items]), torch.stack([t["photo"] for _, t in items])
+
+
+# ------------------------------------------------------------------ the run
+def run_seed(inits: Sequence[str], plan: Plan, seed: int, folder: Path, device: str, data):
+    """Every initialisation of one seed: pretrain, then detection and low-label scores."""
+    files, pretrain_s = pretrain_all(inits, plan, seed, folder / f"seed{seed}", device)
+    rows: dict[str, dict[str, float]] = {}
+    for init in inits:
+        began = time.perf_counter()
+        row = detection_run(files[init], plan, seed, device, data["scenes"])
+        row["detection_s"] = round(time.perf_counter() - began, 1)
+        began = time.perf_counter()
+        for fraction in FRACTIONS:
+            key = f"top1@{fraction:.0%}"
+            row[key] = low_label_run(files[init], fraction, plan, seed, device, data["patches"])
+        row["low_label_s"] = round(time.perf_counter() - began, 1)
+        row["pretrain_s"] = pretrain_s[init]
+        rows[init] = row
+        print(
+            f"  seed {seed} {init}: " + ", ".join(f"{k} {v:.1f}" for k, v in row.items()),
+            flush=True,
+        )
+    return rows
+
+
+def summarise(runs: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, list[float]]]:
+    """Per init and metric: [mean, sample std (0 for one seed)] over seeds."""
+    table: dict[str, dict[str, list[float]]] = {}
+    for init in runs[0]:
+        table[init] = {}
+        for metric in runs[0][init]:
+            values = [run[init][metric] for run in runs]
+            spread = statistics.stdev(values) if len(values) > 1 else 0.0
+            table[init][metric] = [round(statistics.fmean(values), 4), round(spread, 4)]
+    return table
+
+
+def markdown(table: dict[str, dict[str, list[float]]], seeds: int) -> str:
+    """The README table: mean ± std over seeds."""
+    metrics = ["AP", "AP50", "AP75", *(f"top1@{f:.0%}" for f in FRACTIONS)]
+    lines = ["| init | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
+    for init, row in table.items():
+        cells = [
+            f"{row[m][0]:.1f} ± {row[m][1]:.1f}" if seeds > 1 else f"{row[m][0]:.1f}"
+            for m in metrics
+        ]
+        lines.append(f"| {init} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = make_parser(__doc__.split("\n\n")[0])
+    parser.set_defaults(out=RESULTS_DIR / "transfer")
+    parser.add_argument("--inits", default=",".join(INITS), help="initialisations to compare")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=Path("runs/bench-transfer"),
+        help="folder for the pretraining runs and exported backbones",
+    )
+    for field, value in asdict(Plan()).items():
+        kind = float if isinstance(value, float) else int
+        parser.add_argument(
+            f"--{field.replace('_', '-')}",
+            type=kind,
+            default=None,
+            help=f"override the plan (full {value}, quick {getattr(QUICK, field)})",
+        )
+    return parser
+
+
+def make_plan(args: argparse.Namespace) -> Plan:
+    """The full or quick plan with the overrides given on the command line."""
+    base = QUICK if args.quick else Plan()
+    changes = {f: getattr(args, f) for f in asdict(base) if getattr(args, f) is not None}
+    plan = replace(base, **changes)
+    if min(asdict(plan).values()) <= 0:
+        raise DatasetError("every size, step count and the width must be > 0")
+    return plan
+
+
+def load_data(plan: Plan, seed: int) -> dict:
+    """The held-out tasks, rendered once per seed (the refusals of digit-scenes fire here)."""
+    scenes = {
+        split: DigitScenes(split, n, canvas=plan.canvas, max_digits=plan.max_digits, seed=seed)
+        for split, n in (("train", plan.det_train), ("test", plan.det_test))
+    }
+    pool, test = patches("train", plan.cls_pool, seed), patches("test", plan.cls_test, seed)
+    return {"scenes": scenes, "patches": (pool, test)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    started = start(args)
+    inits = [name.strip() for name in args.inits.split(",") if name.strip()]
+    try:
+        unknown = sorted(set(inits) - set(INITS))
+        if unknown or not inits:
+            raise DatasetError(f"unknown init {unknown}; choose from {', '.join(INITS)}")
+        plan = make_plan(args)
+        load_data(
+            replace(plan, det_train=1, det_test=1, cls_pool=1, cls_test=1), args.seed
+        )  # refuse bad scenes early
+    except (DatasetError, CheckpointError) as err:
+        print(f"bench.transfer: error: {err}", file=sys.stderr)
+        return 2
+    runs = []
+    for seed in range(args.seed, args.seed + plan.seeds):
+        runs.append(run_seed(inits, plan, seed, args.work, args.device, load_data(plan, seed)))
+    table = summarise(runs)
+    print(markdown(table, plan.seeds))
+    name = "transfer-quick" if args.quick else "transfer"
+    payload = {
+        "plan": asdict(plan),
+        "inits": inits,
+        "table": table,
+        "runs": runs,
+        "markdown": markdown(table, plan.seeds),
+    }
+    print(f"wrote {write_result(name, args.out, payload, started)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,99 @@
+"""bench.transfer: its AP is COCO's definition on cases worked by hand; the CLI runs."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def transfer(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+    return importlib.import_module("bench.transfer")
+
+
+def _boxes(*rows):
+    return torch.tensor(rows, dtype=torch.float32).reshape(-1, 4)
+
+
+def _truth(*rows, labels):
+    return {"boxes": _boxes(*rows), "labels": torch.tensor(labels)}
+
+
+def _found(*rows, labels, scores):
+    return {"boxes": _boxes(*rows), "labels": torch.tensor(labels), "scores": torch.tensor(scores)}
+
+
+def test_perfect_detections_score_100(transfer):
+    targets = [_truth([0, 0, 10, 10], [20, 20, 30, 34], labels=[3, 7])]
+    found = [_found([0, 0, 10, 10], [20, 20, 30, 34], labels=[3, 7], scores=[0.9, 0.8])]
+    assert transfer.average_precision(found, targets) == {"AP": 100.0, "AP50": 100.0, "AP75": 100.0}
+
+
+def test_a_loose_box_counts_at_iou_50_not_75(transfer):
+    """IoU of [0,0,10,10] with [0,0,10,15] is 100/150 = 0.67: a hit at 0.5..0.65 only."""
+    targets = [_truth([0, 0, 10, 15], labels=[1])]
+    scores = transfer.average_precision([_found([0, 0, 10, 10], labels=[1], scores=[1.0])], targets)
+    assert scores["AP50"] == 100.0 and scores["AP75"] == 0.0
+    assert scores["AP"] == pytest.approx(100 * 4 / 10)  # thresholds 0.50, 0.55, 0.60, 0.65
+
+
+def test_a_better_scored_false_positive_halves_precision(transfer):
+    """Ranked FP then TP: precision 0.5 at recall 1, so AP50 = 50 (101-point rule)."""
+    targets = [_truth([0, 0, 10, 10], labels=[2]), _truth(labels=[])]
+    found = [_found([0, 0, 10, 10], labels=[2], scores=[0.5]),
+             _found([5, 5, 9, 9], labels=[2], scores=[0.9])]  # fmt: skip
+    assert transfer.average_precision(found, targets)["AP50"] == pytest.approx(50.0)
+
+
+def test_wrong_class_and_duplicates_do_not_count(transfer):
+    """A box of the wrong digit misses; a second box on a matched digit is a false positive."""
+    targets = [_truth([0, 0, 10, 10], [20, 0, 30, 10], labels=[4, 5])]
+    found = [_found([0, 0, 10, 10], [0, 0, 10, 10], [20, 0, 30, 10],
+                    labels=[4, 4, 6], scores=[0.9, 0.8, 0.7])]  # fmt: skip
+    # class 4: hit then duplicate -> AP 100; class 5: never found -> AP 0
+    assert transfer.average_precision(found, targets)["AP50"] == pytest.approx(50.0)
+
+
+def test_quick_help_runs_as_a_module():
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.transfer", "--quick", "--help"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0 and "--quick" in done.stdout and "--inits" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "phrase"),
+    [
+        (["--max-digits", "9"], "do not fit a 64 px canvas"),
+        (["--canvas", "200"], "canvas must be in [64, 96]"),
+        (["--inits", "imagenet"], "unknown init"),
+    ],
+)
+def test_bad_requests_exit_2_in_one_line(transfer, tmp_path, capsys, argv, phrase):
+    code = transfer.main(["--quick", "--work", str(tmp_path), "--out", str(tmp_path), *argv])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and phrase in err and "\n" not in err
+
+
+def test_tiny_run_end_to_end(transfer, tmp_path):
+    """Pretrain (simclr), export, strict load, detect, score: the whole path."""
+    tiny = ["--pretrain-steps", "2", "--pretrain-images", "64", "--det-steps", "2",
+            "--cls-steps", "2", "--det-train", "8", "--det-test", "4",
+            "--cls-pool", "200", "--cls-test", "20"]  # fmt: skip
+    argv = ["--quick", "--inits", "random,simclr", "--work", str(tmp_path), *tiny]
+    assert transfer.main([*argv, "--out", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "transfer-quick.json").read_text())
+    assert set(result["table"]) == {"random", "simclr"}
+    assert (tmp_path / "seed0" / "simclr" / "backbone.pt").is_file()
+    for row in result["table"].values():
+        assert 0 <= row["AP"][0] <= 100 and 0 <= row["top1@10%"][0] <= 100
