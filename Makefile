@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/infomin demo --out $(DEMO_OUT) --overwrite
+	$(BIN)/infomin demo --out $(DEMO_OUT)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
@@ -39,8 +39,9 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.gpu
 	$(BIN)/python -m bench.render
 
-# The transfer comparison (README "Transfer"): about 2 hours on 2 CPU cores, so not in
-# `make bench` or CI. `python -m bench.transfer --quick` checks the pipeline in < 10 min.
+# The transfer comparison (README "Transfer at small scale"): 3 seeds, about 3 hours on 2
+# shared CPU cores (extrapolated from --quick; est. 2-2.5 idle), so not in `make bench`
+# or CI. `python -m bench.transfer --quick` checks the pipeline in under 10 minutes.
 bench-transfer: $(STAMP)
 	$(BIN)/python -m bench.transfer
 
