@@ -76,8 +76,10 @@ def _detectron2_instructions(path: Path, layout: ResNetLayout) -> str:
         "  from detectron2.checkpoint import DetectionCheckpointer\n"
         f"  DetectionCheckpointer(model).load({str(path)!r})\n"
         "Check its log: the 'Following weights matched' table must list the backbone "
-        "(backbone.bottom_up.stem, res2..res5). Detectron2 keeps BatchNorm frozen by "
-        "default; the MoCo-family transfer recipes fine-tune with MODEL.RESNETS.NORM SyncBN."
+        "(backbone.bottom_up.stem, res2..res5).\n"
+        "By default Detectron2 freezes BatchNorm statistics (FrozenBN) and the stem and res2 "
+        "(MODEL.BACKBONE.FREEZE_AT 2); MoCo's transfer configs fine-tune all of it with "
+        "MODEL.BACKBONE.FREEZE_AT 0 MODEL.RESNETS.NORM naiveSyncBN."
     )
 
 
