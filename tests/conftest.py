@@ -163,3 +163,51 @@ def write_cifar10(root: Path, per_batch: int, test_count: int, seed: int = 0) ->
 def cifar10_root(tmp_path: Path) -> Path:
     """A small CIFAR-10 folder (260 training, 40 test images): one batch of 256 fits."""
     return write_cifar10(tmp_path / "cifar", per_batch=52, test_count=40)
+
+
+def write_idx(path: Path, array: object, gz: bool) -> Path:
+    """An unsigned-byte IDX file as LeCun's MNIST page defines it (magic 0x0000080D, D =
+    the number of dimensions, then each size as a big-endian uint32); `gz`: gzipped, with
+    `.gz` appended to the name."""
+    import gzip
+    import struct
+
+    import numpy as np
+
+    data = np.ascontiguousarray(array, dtype=np.uint8)
+    header = struct.pack(f">I{data.ndim}I", 0x0800 | data.ndim, *data.shape)
+    content = header + data.tobytes()
+    if gz:
+        path = path.with_name(path.name + ".gz")
+        content = gzip.compress(content)
+    path.write_bytes(content)
+    return path
+
+
+def write_fashion_mnist(root: Path, train: int = 60, test: int = 20, gz: bool = True) -> Path:
+    """A Fashion-MNIST folder of the four IDX files: 28x28 grey noise with a bright bar
+    whose row is the class (label i % 10), so the classes are learnable."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    root.mkdir(parents=True, exist_ok=True)
+    for prefix, count in (("train", train), ("t10k", test)):
+        labels = np.arange(count) % 10
+        images = rng.integers(0, 64, size=(count, 28, 28))
+        for image, label in zip(images, labels, strict=True):
+            image[2 * label + 4 : 2 * label + 7, 4:24] = 255
+        write_idx(root / f"{prefix}-images-idx3-ubyte", images, gz)
+        write_idx(root / f"{prefix}-labels-idx1-ubyte", labels, gz)
+    return root
+
+
+@pytest.fixture
+def fashion_mnist_root(tmp_path: Path) -> Path:
+    """A tiny gzipped Fashion-MNIST folder (60 training, 20 test images)."""
+    return write_fashion_mnist(tmp_path / "fashion-mnist")
+
+
+@pytest.fixture(scope="session")
+def idx_files() -> tuple:
+    """`(write_idx, write_fashion_mnist)`, for tests that make their own (bad) IDX files."""
+    return write_idx, write_fashion_mnist

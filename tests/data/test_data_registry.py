@@ -11,7 +11,8 @@ from infomin.data import DATASETS, DatasetError, Task, load_dataset
 
 
 def test_listing_has_every_name_with_a_description() -> None:
-    expected = {"colorful-moving-digits", "photo-patches", "cifar10", "cifar100", "stl10"}
+    expected = {"colorful-moving-digits", "photo-patches", "cifar10", "cifar100", "stl10",
+                "fashion-mnist"}  # fmt: skip
     assert expected | {"folder", "folder-unlabeled"} == set(DATASETS)
     assert all(isinstance(d, str) and d and "\n" not in d for d in DATASETS.values())
 

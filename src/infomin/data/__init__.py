@@ -4,6 +4,7 @@ See docs/design.md for the contract; `load_dataset` is the entry point.
 """
 
 from infomin.data.base import DatasetError, ImageDataset, Task
+from infomin.data.fashion_mnist import FashionMNIST
 from infomin.data.moving_digits import (
     ClipFactors,
     ColorfulMovingDigits,
@@ -18,8 +19,11 @@ from infomin.data.real import CIFAR10, CIFAR100, STL10, ImageFolder
 from infomin.data.registry import (
     DATASETS,
     check_location,
+    data_location,
     dataset_options,
+    default_data_dir,
     has_labels,
+    image_channels,
     is_embedded,
     load_dataset,
 )
@@ -34,6 +38,7 @@ __all__ = [
     "ClipFactors",
     "ColorfulMovingDigits",
     "DatasetError",
+    "FashionMNIST",
     "ImageDataset",
     "ImageFolder",
     "PatchPairs",
@@ -41,8 +46,11 @@ __all__ = [
     "RenderConfig",
     "Task",
     "check_location",
+    "data_location",
     "dataset_options",
+    "default_data_dir",
     "has_labels",
+    "image_channels",
     "is_embedded",
     "load_dataset",
     "patch_pairs",

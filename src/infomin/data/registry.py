@@ -4,6 +4,12 @@ Why a registry: the CLI, the experiments and the tests all name datasets by stri
 table turns names into constructors, lists the choices for help texts, and turns every
 user mistake (unknown name, option or split, missing `--data-dir`) into a one-line
 `DatasetError` instead of a traceback.
+
+Where data lives, three kinds: embedded (generated or bundled: `--data-dir` is refused,
+it would be ignored), on disk with no usual place (`--data-dir` required), and on disk
+where a system package installs it (`--data-dir` optional: the entry's `default_dir`,
+e.g. Debian's `/usr/share/datasets/fashion-mnist`). `check_location` and `load_dataset`
+both resolve the folder through `data_location`, the one place for these rules.
 """
 
 from __future__ import annotations
@@ -15,10 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infomin.data import fashion_mnist
 from infomin.data.base import DatasetError, ImageDataset
 from infomin.data.moving_digits import ColorfulMovingDigits
 from infomin.data.photo_patches import PhotoPatches
-from infomin.data.real import CIFAR10, CIFAR100, STL10, ImageFolder, require_dir, split_folder
+from infomin.data.real import CIFAR10, CIFAR100, STL10, ImageFolder, split_folder
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,9 @@ class _Entry:
     build: Callable[..., ImageDataset]
     needs_data_dir: bool
     options_of: Callable[..., Any]  # the callable whose keyword arguments are the options
+    default_dir: Path | None = None  # where a system package installs it (no --data-dir)
+    install_hint: str = ""  # how to get the data, for the missing-folder line
+    channels: int = 3  # of every item's image: known before any file is read
 
 
 def _folder(labels: bool) -> Callable[..., ImageDataset]:
@@ -72,6 +82,17 @@ _ENTRIES: dict[str, _Entry] = {
         True,
         STL10,
     ),
+    "fashion-mnist": _Entry(
+        "Fashion-MNIST from the IDX files (.gz or raw) in DATA_DIR (default "
+        f"{fashion_mnist.DEFAULT_DIR}, Debian package {fashion_mnist.PACKAGE}); 28x28 grey, "
+        "10 classes",
+        lambda split, data_dir, **kw: fashion_mnist.FashionMNIST(data_dir, split, **kw),
+        True,
+        fashion_mnist.FashionMNIST,
+        default_dir=fashion_mnist.DEFAULT_DIR,
+        install_hint=fashion_mnist.INSTALL_HINT,
+        channels=1,
+    ),
     "folder": _Entry(
         "labelled image folder DATA_DIR[/SPLIT]/CLASS/*.jpg|png, task 'class'",
         _folder(labels=True),
@@ -110,6 +131,19 @@ def has_labels(name: str) -> bool:
     return name != "folder-unlabeled"
 
 
+def image_channels(name: str) -> int:
+    """Channels of dataset `name`'s images (1: grey), known before any file is read, so
+    that colour-only methods and views are refused before any work."""
+    _check_name(name)
+    return _ENTRIES[name].channels
+
+
+def default_data_dir(name: str) -> Path | None:
+    """Where dataset `name` is read from without `--data-dir` (None: nowhere)."""
+    _check_name(name)
+    return _ENTRIES[name].default_dir
+
+
 def check_location(name: str, data_dir: str | os.PathLike[str] | None) -> None:
     """Refuse, before any work, a data folder that cannot serve dataset `name`: a folder
     given for an embedded dataset (it would be ignored), none or a missing one for a
@@ -122,9 +156,25 @@ def check_location(name: str, data_dir: str | os.PathLike[str] | None) -> None:
                 "(drop --data-dir, or name a dataset read from disk with --data)"
             )
         return
+    data_location(name, data_dir)
+
+
+def data_location(name: str, data_dir: str | os.PathLike[str] | None) -> Path:
+    """The existing folder dataset `name` (read from disk) is read from: `data_dir`, else
+    the entry's default folder; a `DatasetError` saying what to do otherwise."""
+    entry = _ENTRIES[name]
+    hint = f" ({entry.install_hint})" if entry.install_hint else ""
     if data_dir is None:
-        raise DatasetError(f"dataset {name!r} is read from disk: --data-dir is required")
-    require_dir(data_dir, f"--data-dir for {name!r}:")
+        if entry.default_dir is None:
+            raise DatasetError(f"dataset {name!r} is read from disk: --data-dir is required")
+        if not entry.default_dir.is_dir():
+            raise DatasetError(f"dataset {name!r} not found in {entry.default_dir}{hint}")
+        return entry.default_dir
+    path = Path(data_dir).expanduser()
+    if not path.is_dir():
+        problem = "is not a directory" if path.exists() else "does not exist"
+        raise DatasetError(f"--data-dir for {name!r}: {path} {problem}{hint}")
+    return path
 
 
 def _check_name(name: str) -> None:
@@ -141,8 +191,9 @@ def load_dataset(
 ) -> ImageDataset:
     """Build dataset `name` for `split`; options are passed to its constructor.
 
-    Datasets read from disk require `data_dir`; embedded datasets refuse one (it would
-    be ignored, and a user who names a folder expects it to be read).
+    Datasets read from disk require `data_dir` unless a package installs them in a
+    known folder; embedded datasets refuse one (it would be ignored, and a user who
+    names a folder expects it to be read).
     """
     _check_name(name)
     info = _ENTRIES[name]
@@ -157,9 +208,7 @@ def load_dataset(
         )
     path = None
     if info.needs_data_dir:
-        if data_dir is None:
-            raise DatasetError(f"dataset {name!r} is read from disk: --data-dir is required")
-        if options.get("download"):
+        if options.get("download") and data_dir is not None:
             Path(data_dir).expanduser().mkdir(parents=True, exist_ok=True)
-        path = require_dir(data_dir)
+        path = data_location(name, data_dir)
     return info.build(split, path, transform=transform, **options)
