@@ -8,8 +8,9 @@ import math
 import pytest
 
 from infomin.cli import main
-from infomin.experiments.mi import estimate_mi, mean_std, mi_table, primary_metric, summarize
+from infomin.experiments.mi import estimate_mi, mi_table, primary_metric
 from infomin.experiments.pairs import CriticConfig, Sizes
+from infomin.experiments.statistics import mean_std
 from infomin.threads import torch_threads
 
 
@@ -22,16 +23,6 @@ def one_thread():
 
 TINY = CriticConfig(width=0.25, epochs=2, batch_size=64, embed_dim=16)
 TINY_SIZES = Sizes(train_pairs=128, test_pairs=128, probe_train=128, probe_test=64, test_batch=64)
-
-
-def test_mean_std_is_the_sample_spread_and_zero_for_one_value():
-    assert mean_std([1.0, 2.0, 3.0]) == {"mean": 2.0, "std": 1.0}
-    assert mean_std([5.0]) == {"mean": 5.0, "std": 0.0}
-    summary = summarize(
-        [{"seed": 0, "i_nce": 1.0, "a.b": 10.0}, {"seed": 1, "i_nce": 3.0, "a.b": 20.0}]
-    )
-    assert "seed" not in summary
-    assert summary["i_nce"]["mean"] == 2.0 and summary["a.b"]["std"] == pytest.approx(math.sqrt(50))
 
 
 def test_primary_metric_falls_back_to_the_first_linear_top1():

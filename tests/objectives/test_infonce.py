@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from lightly.loss import NTXentLoss as LightlyNTXentLoss
 
 from infomin.objectives import (
@@ -113,3 +114,19 @@ def test_i_nce_never_exceeds_log_k():
     negs = unit_rows(31, 4, seed=28)
     loss = info_nce(q, q, negs, 0.01)  # near-perfect alignment
     assert i_nce_bound(loss, 32).item() <= math.log(32) + 1e-6
+
+
+def test_symmetric_info_nce_averages_both_in_batch_directions():
+    """The critics' objective: row i of z1 against all of z2 and back, K = B each way."""
+    from infomin.objectives import symmetric_info_nce
+
+    z1 = F.normalize(torch.randn(6, 4, generator=torch.Generator().manual_seed(0)), dim=1)
+    z2 = F.normalize(torch.randn(6, 4, generator=torch.Generator().manual_seed(1)), dim=1)
+    logits = z1 @ z2.T / 0.5
+    one_way = -torch.log_softmax(logits, dim=1).diag().mean()
+    other_way = -torch.log_softmax(logits.T, dim=1).diag().mean()
+    expected = 0.5 * (one_way + other_way)
+    torch.testing.assert_close(symmetric_info_nce(z1, z2, 0.5), expected)
+    assert float(symmetric_info_nce(z1, z1, 0.01)) < 1e-3  # aligned pairs: the bound is log B
+    with pytest.raises(ValueError, match="temperature"):
+        symmetric_info_nce(z1, z2, 0.0)

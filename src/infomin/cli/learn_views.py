@@ -135,7 +135,7 @@ def build_config(args: argparse.Namespace):  # -> LearnViewsConfig (imported laz
 
 def critic_sizes(args: argparse.Namespace, game) -> tuple:
     """The evaluation's encoder settings and sizes (the `mi` defaults) with the user's."""
-    from infomin.experiments.sweep import QUICK_CONFIG, QUICK_SIZES
+    from infomin.experiments.pairs import QUICK_CONFIG, QUICK_SIZES
 
     names = ("train_pairs", "test_pairs", "probe_train", "probe_test")
     sizes = replace(QUICK_SIZES, **{k: getattr(args, k) for k in names if getattr(args, k)})

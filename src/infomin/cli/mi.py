@@ -116,7 +116,7 @@ def build_source(views: str, data: str | None, data_dir: str | None) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from infomin.experiments.mi import mi_table, run_mi
-    from infomin.experiments.sweep import QUICK_CONFIG, QUICK_SIZES
+    from infomin.experiments.pairs import QUICK_CONFIG, QUICK_SIZES
     from infomin.outputs import prepare_out_dir, write_json
     from infomin.progress import progress_bars
     from infomin.threads import torch_threads

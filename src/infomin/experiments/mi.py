@@ -10,13 +10,13 @@ sample standard deviation, always next to K and log K.
 from __future__ import annotations
 
 import math
-import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, replace
 from typing import Any
 
 from infomin.experiments.pairs import CriticConfig, Sizes, run_pair_experiment
+from infomin.experiments.statistics import pm, summarize
 from infomin.reports import markdown_table
 from infomin.views.pairs import PairSource
 
@@ -33,10 +33,6 @@ PROTOCOL = (
     "initialisation)."
 )
 
-# Keys of a run that are bookkeeping, not measurements to average.
-_NOT_AVERAGED = ("seed",)
-
-
 def primary_metric(source: PairSource, metrics: Mapping[str, float]) -> str:
     """The headline accuracy of a source: its `primary_metric`, else the first linear top-1."""
     named = getattr(source, "primary_metric", None)
@@ -46,23 +42,6 @@ def primary_metric(source: PairSource, metrics: Mapping[str, float]) -> str:
         if key.endswith(".linear_top1"):
             return key
     raise ValueError(f"{source.name}: the probe returned no classification accuracy")
-
-
-def mean_std(values: Sequence[float]) -> dict[str, float]:
-    """Mean and sample standard deviation (0 for a single value)."""
-    mean = statistics.fmean(values)
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return {"mean": mean, "std": std}
-
-
-def summarize(runs: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
-    """Per numeric key, the mean and std over runs (keys missing from a run are skipped)."""
-    keys = [k for k, v in runs[0].items() if k not in _NOT_AVERAGED and _is_number(v)]
-    return {k: mean_std([float(run[k]) for run in runs if k in run]) for k in keys}
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def random_init_baseline(
@@ -137,11 +116,6 @@ def run_mi(
         "sizes": asdict(sizes),
         "protocol": PROTOCOL,
     }
-
-
-def pm(stats: Mapping[str, float], digits: int = 2) -> str:
-    """``mean ± std`` text."""
-    return f"{stats['mean']:.{digits}f} ± {stats['std']:.{digits}f}"
 
 
 def _probe_keys(result: Mapping[str, Any]) -> list[str]:

@@ -37,23 +37,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infomin.experiments.mi import PROTOCOL, ProgressFactory, estimate_mi, pm
-from infomin.experiments.pairs import CriticConfig, Sizes
+from infomin.experiments.mi import PROTOCOL, ProgressFactory, estimate_mi
+from infomin.experiments.pairs import QUICK_CONFIG, QUICK_SIZES, CriticConfig, Sizes
+from infomin.experiments.statistics import pm
 from infomin.outputs import write_json, write_text
 from infomin.reports import markdown_table
 from infomin.views.pairs import PairSource
 from infomin.views.specs import parse_spec, parse_view_spec, with_param
 
 CSV_COLUMNS = ("setting", "value", "seed", "i_nce", "K", "log_K", "accuracy", "views")
-
-# Sizes of the named experiments: 16 px inputs (photo-patches at photo_size 96, the same
-# field of view as 32 px at 192) and a half-width convnet trained for 6 epochs on 3,072
-# pairs: about 10 s per run on 2 busy cores.
-QUICK_CONFIG = CriticConfig(width=0.5, epochs=6, batch_size=256, embed_dim=64)
-QUICK_SIZES = Sizes(
-    train_pairs=3072, test_pairs=1024, probe_train=2000, probe_test=1000, test_batch=256
-)
-
 
 def run_sweep(
     sources_by_label: Mapping[str, PairSource],

@@ -29,12 +29,8 @@ from __future__ import annotations
 
 import functools
 import math
-import multiprocessing
-import queue
-import statistics
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -50,9 +46,10 @@ from infomin.experiments.pairs import (
     probe_features,
     train_critics,
 )
+from infomin.experiments.pool import report_progress, run_jobs
+from infomin.experiments.statistics import claim_holds, paired_difference, pm, summarize
 from infomin.progress import ProgressCallback
 from infomin.reports import markdown_table
-from infomin.threads import torch_threads
 from infomin.views.pairs import ProbeSet
 from infomin.views.toy import (
     LADDER_RANGE,
@@ -230,62 +227,16 @@ def run_job(
 # --- running the jobs --------------------------------------------------------------------
 
 Job = tuple[str, int]  # (row, seed)
-JobProgress = Callable[[str, int, int, int], None]  # (row, seed, done, total)
-
-_WORKER_QUEUE: Any = None
 
 
-def _init_worker(threads: int, progress_queue: Any) -> None:
-    global _WORKER_QUEUE
-    torch.set_num_threads(threads)
-    _WORKER_QUEUE = progress_queue
+def _toy_job(config: ToyConfig, row: str, seed: int) -> dict[str, float]:
+    """One (row, seed) job of the pool; progress goes back as (row, seed, done, total)."""
 
-
-def _worker_job(config: ToyConfig, row: str, seed: int) -> dict[str, float]:
     def report(done: int, total: int) -> None:
-        if _WORKER_QUEUE is not None and (done % 8 == 0 or done == total):
-            _WORKER_QUEUE.put((row, seed, done, total))
+        if done % 8 == 0 or done == total:
+            report_progress(row, seed, done, total)
 
     return run_job(config, row, seed, report)
-
-
-def _run_here(config: ToyConfig, jobs: list[Job], report: JobProgress) -> dict[Job, Any]:
-    results = {}
-    with torch_threads(config.threads):
-        for row, seed in jobs:
-            callback = functools.partial(report, row, seed)
-            results[(row, seed)] = run_job(config, row, seed, callback)
-    return results
-
-
-def _drain(progress_queue: Any, report: JobProgress) -> None:
-    while True:
-        try:
-            report(*progress_queue.get_nowait())
-        except queue.Empty:
-            return
-
-
-def _run_in_pool(config: ToyConfig, jobs: list[Job], report: JobProgress) -> dict[Job, Any]:
-    """Run the jobs in `workers` spawned processes; progress comes back through a queue."""
-    context = multiprocessing.get_context("spawn")  # fork after torch threads can hang
-    progress_queue = context.Queue()
-    pool = ProcessPoolExecutor(
-        min(config.workers, len(jobs)), mp_context=context,
-        initializer=_init_worker, initargs=(config.threads, progress_queue),
-    )  # fmt: skip
-    futures: dict[Future[Any], Job] = {}
-    try:
-        futures = {pool.submit(_worker_job, config, row, seed): (row, seed) for row, seed in jobs}
-        results, pending = {}, set(futures)
-        while pending:
-            done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
-            _drain(progress_queue, report)
-            for future in done:
-                results[futures[future]] = future.result()
-        return results
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class _RowBars:
@@ -329,9 +280,10 @@ def run_toy_table(
     names = [*config.rows, BASELINE]
     jobs = [(row, seed) for row in names for seed in seeds]
     bars = _RowBars(progress_factory, config, names)
-    runner = _run_in_pool if config.workers > 1 else _run_here
     try:
-        done = runner(config, jobs, bars)
+        results = run_jobs(_toy_job, [(config, row, seed) for row, seed in jobs],
+                           config.workers, config.threads, on_message=bars)  # fmt: skip
+        done = dict(zip(jobs, results, strict=True))
     finally:
         _probe_data.cache_clear()  # the in-process runner's probe frames: free them
     rows = [_row(config, name, [done[(name, seed)] for seed in seeds]) for name in names]
@@ -360,11 +312,8 @@ def _row_seconds(rows: list[dict[str, Any]]) -> dict[str, float]:
 
 def _summary(per_seed: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
     """Mean and sample std (0 with one seed) of every numeric key over seeds."""
-    keys = [k for k in per_seed[0] if k != "seed"]
-    mean = {k: statistics.fmean(run[k] for run in per_seed) for k in keys}
-    one = len(per_seed) == 1
-    std = {k: 0.0 if one else statistics.stdev(run[k] for run in per_seed) for k in keys}
-    return mean, std
+    stats = summarize(per_seed)
+    return {k: v["mean"] for k, v in stats.items()}, {k: v["std"] for k, v in stats.items()}
 
 
 def _row(config: ToyConfig, name: str, per_seed: list[dict[str, float]]) -> dict[str, Any]:
@@ -416,13 +365,12 @@ def check_claims(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         ours = [run[metric] for run in by_name[name]["per_seed"]]
         theirs = [run[metric] for run in by_name[reference]["per_seed"]]
-        diffs = [a - b for a, b in zip(ours, theirs, strict=True)]
-        mean = statistics.fmean(diffs)
-        spread = statistics.stdev(diffs) if len(diffs) > 1 else None
-        holds = direction * mean > 0 and (spread is None or abs(mean) > spread)
+        paired = paired_difference(ours, theirs)
+        holds = claim_holds(paired["difference"], paired["spread"], direction)
         checks.append(
             {"claim": text, "row": name, "reference": reference, "metric": metric,
-             "difference": mean, "spread": spread, "per_seed": diffs, "holds": holds}
+             "difference": paired["difference"], "spread": paired["spread"],
+             "per_seed": paired["per_seed"], "holds": holds}
         )  # fmt: skip
     return checks
 
@@ -433,10 +381,9 @@ def check_claims(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _cell(row: dict[str, Any], key: str) -> str:
     if key not in row["mean"]:
         return "—"
-    mean, std = row["mean"][key], row["std"][key]
     if row["kind"] == "chance" or len(row["per_seed"]) == 1:
-        return f"{mean:.2f}"
-    return f"{mean:.2f} ± {std:.2f}"
+        return f"{row['mean'][key]:.2f}"
+    return pm({"mean": row["mean"][key], "std": row["std"][key]})
 
 
 def render_toy_markdown(results: dict[str, Any]) -> str:

@@ -14,6 +14,7 @@ from infomin.objectives.infonce import (
     i_nce_report,
     info_nce,
     info_nce_logits,
+    symmetric_info_nce,
 )
 from infomin.objectives.jigsaw import JigsawHead, combine_jigsaw, random_patch_permutation
 from infomin.objectives.memory_bank import (
@@ -59,5 +60,6 @@ __all__ = [
     "queue_loss",
     "random_patch_permutation",
     "rank",
+    "symmetric_info_nce",
     "world_size",
 ]

@@ -73,6 +73,28 @@ def info_nce(
     return F.cross_entropy(logits, target, reduction=reduction)
 
 
+def symmetric_info_nce(z1: Tensor, z2: Tensor, temperature: float) -> Tensor:
+    """In-batch InfoNCE in both directions, averaged (CMC's two-view objective).
+
+    Each ``z1[i]`` is scored against every ``z2`` of the batch (its positive is
+    ``z2[i]``) and each ``z2[i]`` against every ``z1``: each direction alone is an
+    InfoNCE bound with ``K = B`` candidates, and so is their mean.
+
+    Args:
+        z1: ``[B, D]`` unit-norm embeddings of the first views.
+        z2: ``[B, D]`` unit-norm embeddings of the second views (row ``i`` pairs).
+        temperature: Softmax temperature tau (> 0).
+
+    Returns:
+        The scalar mean loss ``L`` (``I_NCE = log B - L``).
+    """
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    logits = z1 @ z2.T / temperature  # [B, B], positives on the diagonal
+    target = torch.arange(len(z1), device=z1.device)
+    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+
+
 class InfoNCELoss(nn.Module):
     """Module form of :func:`info_nce` (query vs one positive and given negatives).
 

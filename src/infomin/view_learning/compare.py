@@ -15,17 +15,22 @@ paper's STL-10, and fast enough for three seeds in minutes.
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from infomin.experiments.mi import ProgressFactory, mean_std, primary_metric
-from infomin.experiments.pairs import CriticConfig, Sizes, run_pair_experiment
-from infomin.experiments.sweep import QUICK_CONFIG, QUICK_SIZES
+from infomin.experiments.mi import ProgressFactory, primary_metric
+from infomin.experiments.pairs import (
+    QUICK_CONFIG,
+    QUICK_SIZES,
+    CriticConfig,
+    Sizes,
+    run_pair_experiment,
+)
+from infomin.experiments.pool import report_progress, run_jobs
+from infomin.experiments.statistics import mean_std, pm
 from infomin.reports import markdown_table
 from infomin.view_learning.game import (
     DEFAULT_GAME,
@@ -175,10 +180,30 @@ def _job(
 Done = list[tuple[str, str, dict[str, Any]]]  # (kind, name, run) of finished jobs
 
 
-def _one_thread() -> None:
-    import torch
+def _pool_job(
+    config: LearnViewsConfig, kind: str, name: str, seed: int, out: Path | None
+) -> tuple[str, str, dict[str, Any]]:
+    """`_job` in the process pool: the game's progress goes back as (label, done, total)."""
 
-    torch.set_num_threads(1)
+    def report(done: int, total: int) -> None:
+        report_progress(f"{name} seed {seed}", done, total)
+
+    return _job(config, kind, name, seed, out, report if kind == "learned" else None)
+
+
+class _Bars:
+    """One progress bar per learned job, made when its first message arrives."""
+
+    def __init__(self, factory: ProgressFactory | None) -> None:
+        self.factory = factory
+        self.bars: dict[str, Callable[[int, int], None]] = {}
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        if self.factory is None:
+            return
+        if label not in self.bars:
+            self.bars[label] = self.factory(label)
+        self.bars[label](done, total)
 
 
 def run_comparison(
@@ -188,27 +213,20 @@ def run_comparison(
 ) -> dict[str, Any]:  # fmt: skip
     """Every fixed space and learned mode for every seed; runs and the mean ± std rows.
 
-    ``workers`` > 1 runs the (seed, row) jobs in that many processes (one torch thread
-    each), the long learned ones first; progress is then one line per finished job.
+    ``workers`` > 1 runs the (seed, row) jobs in that many spawned processes of one torch
+    thread each (`infomin.experiments.pool`); in-process, each seed's fixed rows run
+    before its learned ones. Every finished job is announced in one line.
     """
     if out is not None:
         (out / "checkpoints").mkdir(parents=True, exist_ok=True)
     jobs = [("learned", mode, seed) for seed in config.seeds for mode in config.modes]
     jobs += [("fixed", space, seed) for seed in config.seeds for space in config.fixed_spaces]
-    done: Done = []
     if workers <= 1:
-        for kind, name, seed in sorted(jobs, key=lambda job: (job[2], job[0] == "learned")):
-            wants_bar = progress_factory is not None and kind == "learned"
-            bar = progress_factory(f"{name} seed {seed}") if wants_bar else None
-            done.append(_job(config, kind, name, seed, out, bar))
-            announce(_line(done[-1][2]))
-    else:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread) as pool:
-            futures = [pool.submit(_job, config, *job, out) for job in jobs]
-            for future in as_completed(futures):
-                done.append(future.result())
-                announce(_line(done[-1][2]))
+        jobs.sort(key=lambda job: (job[2], job[0] == "learned"))
+    done: Done = run_jobs(
+        _pool_job, [(config, *job, out) for job in jobs], workers, threads=None,
+        on_message=_Bars(progress_factory), on_result=lambda _, result: announce(_line(result[2])),
+    )  # fmt: skip
     return _collect(config, done)
 
 
@@ -247,20 +265,16 @@ def _summary(label: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {"views": label, "seeds": len(runs), **stats}
 
 
-def _pm(stats: dict[str, float] | None, digits: int = 2) -> str:
-    return "" if stats is None else f"{stats['mean']:.{digits}f} ± {stats['std']:.{digits}f}"
-
-
 def comparison_table(results: dict[str, Any], metric: str, log_k: float) -> str:
     """One row per views: I_NCE, headline accuracy, the view classifiers' held-out checks."""
     header = ["views", f"I_NCE (K=256, log K={log_k:.2f})", f"{metric} %",
               "c1 / c2 held-out %", "c1 / c2 on labelled %", "seconds"]  # fmt: skip
     rows = []
     for row in results["rows"]:
-        held = " / ".join(_pm(row[k], 1) for k in ("c1_test", "c2_test") if k in row)
-        labelled = " / ".join(_pm(row[k], 1) for k in ("c1_labelled", "c2_labelled") if k in row)
-        rows.append([row["views"], _pm(row["i_nce"]), _pm(row["accuracy"], 1), held, labelled,
-                     _pm(row["seconds"], 0)])  # fmt: skip
+        held = " / ".join(pm(row[k], 1) for k in ("c1_test", "c2_test") if k in row)
+        labelled = " / ".join(pm(row[k], 1) for k in ("c1_labelled", "c2_labelled") if k in row)
+        rows.append([row["views"], pm(row["i_nce"]), pm(row["accuracy"], 1), held, labelled,
+                     pm(row["seconds"], 0)])  # fmt: skip
     return markdown_table(header, rows)
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import math
-import statistics
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from infomin.experiments.statistics import mean_std
 from infomin.outputs import command_line, write_json, write_text
 from infomin.reports import markdown_table
 from infomin.view_learning.compare import (
@@ -79,7 +79,7 @@ def trajectory_table(results: dict[str, Any]) -> str:
 
 def _mean(points: Sequence[dict[str, Any]], key: str) -> str:
     values = [float(p[key]) for p in points if key in p]
-    return f"{statistics.fmean(values):.2f}" if values else ""
+    return f"{mean_std(values)['mean']:.2f}" if values else ""
 
 
 def _channel_maps(config: LearnViewsConfig, out: Path) -> dict[str, Callable]:
