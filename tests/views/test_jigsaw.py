@@ -68,8 +68,10 @@ def test_output_shape_and_dtype(size: int) -> None:
 
 def test_grey_input_and_colour_space_output() -> None:
     grey = torch.randint(0, 256, (1, 50, 50), dtype=torch.uint8)
-    assert JigsawPatches(32)(grey).shape == (9, 3, 9, 9)
-    assert JigsawPatches(32, color_space="lab")(grey).shape == (9, 3, 9, 9)
+    assert JigsawPatches(32)(grey).shape == (9, 1, 9, 9)  # grey stays grey
+    assert JigsawPatches(32, color_space="lab")(grey.expand(3, -1, -1)).shape == (9, 3, 9, 9)
+    with pytest.raises(ValueError, match="no colour"):
+        JigsawPatches(32, color_space="lab")(grey)
 
 
 def test_patches_keep_grid_order_through_crop_and_flip() -> None:

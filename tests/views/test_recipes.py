@@ -195,10 +195,10 @@ def test_rgb_recipe_output_is_imagenet_normalised() -> None:
     torch.testing.assert_close(t(img)[:, 0, 0], expected)
 
 
-@pytest.mark.parametrize("channels", [1, 4])
-def test_grey_and_rgba_inputs_become_rgb(channels: int) -> None:
+@pytest.mark.parametrize(("channels", "out_channels"), [(1, 1), (4, 3)])
+def test_grey_stays_grey_and_rgba_becomes_rgb(channels: int, out_channels: int) -> None:
     out = build_recipe("D", 32)(_image(40, 40, channels))
-    assert out.shape == (3, 32, 32)
+    assert out.shape == (out_channels, 32, 32)
 
 
 def test_float_input_is_rejected() -> None:

@@ -17,7 +17,7 @@ from torchvision.transforms.v2 import functional as tvf
 
 from infomin.data import load_dataset
 from infomin.data.base import DatasetError, Task
-from infomin.views.recipes import ensure_rgb
+from infomin.views.recipes import grey_or_rgb
 
 PHOTO_PATCHES = "photo-patches"
 DIGITS = "colorful-moving-digits"
@@ -28,7 +28,8 @@ class LabelledImages:
     """Images with their targets and task descriptions.
 
     Attributes:
-        images: ``uint8 [n, 3, H, W]`` RGB images.
+        images: ``uint8 [n, C, H, W]`` images: RGB (C = 3), or grey (C = 1) for grey
+            datasets, whose colour-space views are refused (`infomin.views.specs`).
         targets: Task name -> ``[n]`` (classes) or ``[n, ...]`` (regression) targets.
         tasks: Task name -> its description.
     """
@@ -81,11 +82,12 @@ def _load_images(pool: ImagePool, split: str, n: int, seed: int) -> LabelledImag
 
 
 def _stack(dataset: Any, indices: Any, size: int | None = None) -> LabelledImages:
-    """Stack raw items as RGB, resized and centre-cropped to ``size`` when it differs."""
+    """Stack raw items (RGB, or grey as they are), resized and centre-cropped to ``size``
+    when it differs."""
     images, targets = [], []
     for i in indices:
         image, target = dataset.raw_item(int(i))
-        image = ensure_rgb(image)
+        image = grey_or_rgb(image)
         if size is not None and tuple(image.shape[-2:]) != (size, size):
             image = tvf.center_crop(tvf.resize(image, size, antialias=True), [size, size])
         images.append(image)

@@ -23,7 +23,7 @@ from torchvision.transforms import v2
 
 from infomin.data.transforms import to_model_input
 from infomin.views.colorspaces import canonical_color_space, to_normalized_color_space
-from infomin.views.recipes import REFERENCE_SIZE, ensure_rgb
+from infomin.views.recipes import REFERENCE_SIZE, ensure_rgb, grey_or_rgb, refuse_grey
 
 _REFERENCE_CROP = 255
 _REFERENCE_CELL = 85
@@ -72,10 +72,11 @@ def extract_grid_patches(img: Tensor, grid: int, cell: int, patch: int) -> Tenso
 
 
 class JigsawPatches:
-    """View: ``uint8 [C, H, W]`` image -> normalised patches ``[grid**2, 3, p, p]``.
+    """View: ``uint8 [C, H, W]`` image -> normalised patches ``[grid**2, C', p, p]``.
 
-    ``color_space=None`` gives ImageNet-normalised RGB patches; a colour-space name gives
-    its standardised channels (as the reference code did for CMC+jigsaw). A float image
+    ``color_space=None`` gives normalised RGB patches (grey images: 1-channel patches,
+    `to_model_input`); a colour-space name gives its standardised channels (as the
+    reference code did for CMC+jigsaw), from RGB images only. A float image
     is taken to be network input already (the views of `--views` are): its patches are
     cut as they are, with no further normalisation.
     """
@@ -104,9 +105,11 @@ class JigsawPatches:
             return extract_grid_patches(self.crop(img), g.grid, g.cell, g.patch)
         if img.dtype != torch.uint8:
             raise TypeError(f"JigsawPatches takes uint8 or float images [C, H, W], got {img.dtype}")
-        patches = extract_grid_patches(self.crop(ensure_rgb(img)), g.grid, g.cell, g.patch)
         if self.color_space is None:
+            patches = extract_grid_patches(self.crop(grey_or_rgb(img)), g.grid, g.cell, g.patch)
             return to_model_input(patches)
+        refuse_grey(img, f"jigsaw patches in colour space {self.color_space}")
+        patches = extract_grid_patches(self.crop(ensure_rgb(img)), g.grid, g.cell, g.patch)
         return to_normalized_color_space(patches.float() / 255.0, self.color_space)
 
     def __repr__(self) -> str:

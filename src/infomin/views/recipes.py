@@ -21,6 +21,13 @@ Recipes (paper notes, section 3):
   TranslateXRel, TranslateYRel), no grayscale (it would blank the Db/Dr view, and the
   reference code has none), -> YDbDr.
 
+Grey images (1 channel, e.g. Fashion-MNIST) stay grey: the views are ``[1, S, S]``,
+normalised with the one-channel statistics of ``to_model_input``. ColorJitter reduces
+to brightness and contrast (torchvision's saturation and hue leave one channel as it
+is), RandomGrayscale is a no-op, and RandAugment runs on a mode-L PIL image with a
+one-value fill (the luma of the RGB fill: timm's affine ops refuse an RGB fill there).
+C and E end in a colour space: they refuse grey images (a grey YDbDr has no Db/Dr).
+
 Step order is fixed: crop, flip, jitter, blur, RandAugment, grayscale, colour space.
 B applies grayscale before blur in the reference code; both are linear per pixel and
 per channel respectively, so they commute and the fixed order gives the same
@@ -123,7 +130,7 @@ class RandAugmentSpec:
     prob: float = 0.5
     increasing: bool = False
     ops: tuple[str, ...] | None = None
-    fill: tuple[int, int, int] = IMAGENET_MEAN_255
+    fill: tuple[int, ...] = IMAGENET_MEAN_255  # RGB; one value for grey images
     translate_fraction: float = 0.45
 
     def __post_init__(self) -> None:
@@ -348,16 +355,29 @@ def build_timm_randaugment(spec: RandAugmentSpec, image_size: int) -> timm_aa.Ra
     return randaugment
 
 
+def grey_level(rgb: tuple[int, ...]) -> int:
+    """The grey value torchvision gives the RGB colour ``rgb`` (0-255 ints)."""
+    pixel = torch.tensor(rgb, dtype=torch.uint8).view(3, 1, 1)
+    return int(tvf.rgb_to_grayscale(pixel))
+
+
 class PILRandAugment:
-    """Apply timm's RandAugment (a PIL transform) to a ``uint8 [3, H, W]`` tensor."""
+    """Apply timm's RandAugment (a PIL transform) to a ``uint8 [C, H, W]`` tensor, C = 1 or 3.
+
+    A grey image becomes a mode-L PIL image, whose ops need a one-value fill: those run
+    a second timm transform, the same spec with the fill's grey level.
+    """
 
     def __init__(self, spec: RandAugmentSpec, image_size: int) -> None:
         self.spec = spec
         self.timm_transform = build_timm_randaugment(spec, image_size)
+        grey_spec = replace(spec, fill=(grey_level(spec.fill),))
+        self.timm_grey_transform = build_timm_randaugment(grey_spec, image_size)
 
     def __call__(self, img: Tensor) -> Tensor:
-        pil = tvf.to_pil_image(img)
-        return tvf.pil_to_tensor(self.timm_transform(pil))
+        grey = img.shape[-3] == 1
+        transform = self.timm_grey_transform if grey else self.timm_transform
+        return tvf.pil_to_tensor(transform(tvf.to_pil_image(img)))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.spec.config_str}, ops={len(self.timm_transform.ops)})"
@@ -376,6 +396,21 @@ def ensure_rgb(img: Tensor) -> Tensor:
     if channels == 4:
         return img[..., :3, :, :]
     raise ValueError(f"expected 1, 3 or 4 channels, got {channels}")
+
+
+def grey_or_rgb(img: Tensor) -> Tensor:
+    """One (grey) or three (RGB) channels: grey stays grey, an alpha channel is dropped.
+
+    Views without a colour space keep a grey dataset's single channel, so its encoders
+    take 1-channel input instead of three copies of the same plane.
+    """
+    return img if img.shape[-3] in (1, 3) else ensure_rgb(img)
+
+
+def refuse_grey(img: Tensor, what: str) -> None:
+    """A `ValueError` when a colour-space step (`what`) meets a grey image."""
+    if img.shape[-3] == 1:
+        raise ValueError(f"{what}: a grey (1-channel) image has no colour to convert")
 
 
 def _augmentation_steps(spec: RecipeSpec, image_size: int) -> list[Callable[[Tensor], Tensor]]:
@@ -409,11 +444,11 @@ def _augmentation_steps(spec: RecipeSpec, image_size: int) -> list[Callable[[Ten
 
 
 class RecipeTransform:
-    """A built recipe: ``uint8 [C, H, W]`` image -> float ``[3, S, S]`` network input.
+    """A built recipe: ``uint8 [C, H, W]`` image -> float ``[C', S, S]`` network input.
 
     ``spec`` is the effective spec (after the small-image rule), ``augment`` the uint8
-    pipeline; output is ImageNet-normalised RGB, or the standardised channels of
-    ``spec.color_space``.
+    pipeline; output is normalised RGB or grey (``to_model_input``; grey stays 1
+    channel), or the standardised channels of ``spec.color_space`` (RGB input only).
     """
 
     def __init__(self, spec: RecipeSpec, image_size: int) -> None:
@@ -424,9 +459,10 @@ class RecipeTransform:
     def __call__(self, img: Tensor) -> Tensor:
         if img.dtype != torch.uint8:
             raise TypeError(f"recipes take uint8 images [C, H, W], got {img.dtype}")
-        out = self.augment(ensure_rgb(img))
         if self.spec.color_space is None:
-            return to_model_input(out)
+            return to_model_input(self.augment(grey_or_rgb(img)))
+        refuse_grey(img, f"recipe {self.spec.name} ends in colour space {self.spec.color_space}")
+        out = self.augment(ensure_rgb(img))
         return to_normalized_color_space(out.float() / 255.0, self.spec.color_space)
 
     def step(self, kind: type) -> Any:

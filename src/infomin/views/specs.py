@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from infomin.data import image_channels
 from infomin.data.base import DatasetError
 from infomin.views.colorspaces import canonical_color_space
 from infomin.views.flows import load_flow
@@ -113,6 +114,7 @@ _SIZES = {"size": Param(_integer(8), "PX"), "photo_size": Param(_integer(16), "P
 # ---------------------------------------------------------------------------------
 
 Builder = Callable[[dict[str, Any], str, str | None, str], PairSource]
+ColourUse = Callable[[dict[str, Any]], str | None]
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,8 @@ class Kind:
     about: str = ""  # what the views are and what the probe sees (help text)
     bare_main: bool = True  # write the main parameter without its name (colorspace:lab)
     alternative: str = ""  # another accepted form, shown in the grammar
+    # What in these views needs colour (None: grey images will do): refused on grey data.
+    colour_use: ColourUse | None = field(default=None, repr=False)
 
     def usage(self) -> str:
         """The kind's line of the grammar, e.g. ``colorspace:SPACE[,size=PX,photo_size=PX]``."""
@@ -175,6 +179,11 @@ def _build_learned(p: dict[str, Any], data: str, data_dir: str | None, name: str
     return LearnedViewSource(load_flow(p["path"]), _pool(p, data, data_dir), name)
 
 
+def _recipe_colour(p: dict[str, Any]) -> str | None:
+    space = get_recipe(p["recipe"]).color_space
+    return None if space is None else f"recipe {p['recipe']} ends in colour space {space}"
+
+
 KINDS: dict[str, Kind] = {
     "colorspace": Kind(
         name="colorspace",
@@ -188,6 +197,7 @@ KINDS: dict[str, Kind] = {
         "SPACE (lab, ycbcr, ydbdr, yuv, yiq, ypbpr, xyz, hsv, hed, luv, rgbcie, or rgb), each "
         "channel standardised; one encoder per group. Probe: both encoders' features "
         "concatenated (CMC's protocol).",
+        colour_use=lambda p: f"colorspace views split the colour channels of {p['space']}",
     ),
     "patches": Kind(
         name="patches",
@@ -230,6 +240,7 @@ KINDS: dict[str, Kind] = {
         "near sigma 1); randaugment_magnitude=M in [0, 10] uses timm's increasing ops, so M "
         "is a real strength knob, and adds RandAugment (2 ops, p 0.5) to recipes without "
         "it). Probe: f1 on the un-augmented images.",
+        colour_use=_recipe_colour,
     ),
     "toy": Kind(
         name="toy",
@@ -261,6 +272,7 @@ KINDS: dict[str, Kind] = {
         about="a view generator g saved by `infomin learn-views` (a learned colour space): "
         "v1 = g(X)_1, v2 = g(X)_2:3 of the same image, g frozen; probe as for colorspace. "
         "PATH may not contain a comma.",
+        colour_use=lambda p: "learned views transform the 3 colour channels",
     ),
 }
 
@@ -398,4 +410,17 @@ def parse_view_spec(spec: str, data: str | None = None, data_dir: str | None = N
         raise DatasetError(
             f"{kind.name} views need data {' or '.join(kind.datasets)}, not {data!r}"
         )
+    check_views_data(spec, data)
     return kind.build(parsed.values(), data, data_dir, str(parsed))
+
+
+def check_views_data(spec: str, data: str) -> None:
+    """Refuse, before any work, views that need colour on a grey dataset (one line)."""
+    parsed = parse_spec(spec)
+    use = KINDS[parsed.kind].colour_use
+    reason = None if use is None else use(parsed.values())
+    if reason is not None and image_channels(data) == 1:
+        raise DatasetError(
+            f"views {parsed} need colour images ({reason}); dataset {data!r} is grayscale "
+            "(1 channel): use recipe views A, B or D"
+        )
