@@ -1,4 +1,8 @@
-"""Frozen-feature evaluation: extract once, then linear, ridge and kNN probes."""
+"""Frozen-feature evaluation: extract once, then linear, ridge and kNN probes.
+
+Takes an encoder; knows no training recipe. May import: data, views, models and the
+shared helpers.
+"""
 
 from infomin.evaluate.features import extract_features, frozen, raw_pixel_features
 from infomin.evaluate.knn import knn_accuracy, knn_votes

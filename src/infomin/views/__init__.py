@@ -6,6 +6,13 @@
 - ``jigsaw``: ``JigsawPatches``, the PIRL/InfoMin nine-patch branch.
 - ``multiview``: ``MultiView`` / ``TwoCrop`` to bundle views of one sample.
 - ``batched``: ``BatchedRecipe``, the recipes' steps on a whole batch on any device.
+- ``pairs``: the view contract (``PairSet``, ``ProbeSet``, ``PairSource``).
+- ``images`` (``ImagePool``), ``sources`` (colour-space, patch, recipe, learned-view
+  sources), ``toy`` (the toy's factor-sharing frames), ``flows`` (the learned g),
+  ``specs`` (the SPEC grammar and registry).
+
+May import: data and the shared helpers (config, outputs, progress, reports, threads).
+A view never knows who consumes or measures it.
 """
 
 from infomin.views.batched import BatchedRecipe
