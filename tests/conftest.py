@@ -41,7 +41,11 @@ observed. Placeholders: `{OUT}` a fresh output folder; `{FILE}` a regular file w
 folder is expected; `{MISSING}` a path that does not exist; `{EMPTY}` an empty folder;
 `{CORRUPT}` an image folder (train/ and test/, two classes) with one training file that
 is not an image; `{NOTEST}` the same folder without test/; `{BADCIFAR}` a CIFAR-10
-folder of garbage files; `{TYPO}`, `{WRONGTYPE}`,
+folder of garbage files; `{FASHION}` a Fashion-MNIST folder (four gzipped IDX files,
+60 + 20 images), `{FM_MAGIC}`, `{FM_TRUNCATED}`, `{FM_COUNTS}` raw-IDX copies whose
+training images carry a label file's magic number, lack their last 100 bytes, or come
+with 7 labels, and `{FM_GZCUT}` one whose gzipped test images lack their last 100 bytes
+(tests/conftest.py `write_fashion_mnist`); `{TYPO}`, `{WRONGTYPE}`,
 `{NEGATIVE}`, `{BADYAML}`, `{LISTYAML}` YAML configs with `epocs: 3`, `epochs: ten`,
 `epochs: -1`, broken YAML and a list; `{NOEVAL}` a config with `evaluate: false`;
 `{GARBAGE}` a checkpoint cut to 7 bytes; `{UNWRITABLE}` a folder under /proc; `TMP` the

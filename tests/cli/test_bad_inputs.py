@@ -10,6 +10,7 @@ recorded for docs/reliability.md (see tests/conftest.py).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 import shutil
@@ -22,6 +23,7 @@ import pytest
 from PIL import Image
 
 from infomin.cli import main
+from infomin.data import registry
 
 # (command, expected phrase in the error, the bad input in words)
 CASES: list[tuple[str, str, str]] = [
@@ -169,14 +171,41 @@ CASES: list[tuple[str, str, str]] = [
     ("learn-views --mode unsupervised --data nope --out {OUT}", "unknown dataset",
      "unknown dataset"),
     ("learn-views --mode unsupervised --out {FILE}", "not a folder", "output path is a file"),
+    # Fashion-MNIST's IDX files, and grey data where colour is needed (issue 11)
+    ("data show fashion-mnist --data-dir {MISSING} --out {OUT}/g.png",
+     "does not exist (install the Debian package dataset-fashion-mnist", "missing folder"),
+    ("evaluate --data fashion-mnist --data-dir {FM_MAGIC} --raw-pixels --out {OUT}",
+     "train-images-idx3-ubyte: magic number 0x00000801 is not an IDX image file",
+     "Fashion-MNIST: wrong magic number"),
+    ("pretrain --data fashion-mnist --data-dir {FM_TRUNCATED} --out {OUT}",
+     "train-images-idx3-ubyte is truncated", "Fashion-MNIST: truncated image file"),
+    ("data show fashion-mnist --split test --data-dir {FM_GZCUT} --out {OUT}/g.png",
+     "t10k-images-idx3-ubyte.gz is not a complete gzip file",
+     "Fashion-MNIST: truncated gzip file"),
+    ("data show fashion-mnist --data-dir {FM_COUNTS} --out {OUT}/g.png",
+     "train-labels-idx1-ubyte holds 7 labels for the 60 images",
+     "Fashion-MNIST: image and label counts disagree"),
+    ("pretrain --preset cmc --data fashion-mnist --data-dir {FASHION} --out {OUT}",
+     "splits colour channels (Y vs DbDr), and dataset 'fashion-mnist' is grayscale",
+     "colour-split preset on grey data"),
+    ("pretrain --preset cmcv2 --data fashion-mnist --data-dir {FASHION} --out {OUT}",
+     "is grayscale", "colour-split preset on grey data (cmcv2)"),
+    ("pretrain --preset simclr --views colorspace:lab --data fashion-mnist --data-dir {FASHION} "
+     "--out {OUT}", "need colour images", "colour-space views on grey data"),
+    ("mi --views colorspace:ycbcr --data fashion-mnist --data-dir {FASHION} --out {OUT}",
+     "need colour images", "colour-space views on grey data"),
+    ("sweep --views recipe:C --vary crop_scale --values 0.2 0.5 --data fashion-mnist "
+     "--data-dir {FASHION} --out {OUT}", "recipe C ends in colour space ydbdr",
+     "a colour-space recipe swept on grey data"),
 ]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
-def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def inputs(tmp_path_factory: pytest.TempPathFactory, idx_files: tuple) -> dict[str, Path]:
     """The bad files and folders the placeholders stand for, made once."""
     root = tmp_path_factory.mktemp("bad-inputs")
-    paths = {name: root / name.lower() for name in ("EMPTY", "CORRUPT", "BADCIFAR")}
+    paths = _fashion_mnist_folders(root, *idx_files)
+    paths |= {name: root / name.lower() for name in ("EMPTY", "CORRUPT", "BADCIFAR")}
     paths["EMPTY"].mkdir()
     _image_folder(paths["CORRUPT"])
     paths["NOTEST"] = root / "notest"
@@ -201,6 +230,22 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     paths["GARBAGE"].write_bytes(pickle.dumps({"state_dict": 1})[:7])
     paths["MISSING"] = root / "no-such-path"
     paths["UNWRITABLE"] = Path("/proc/infomin-cannot-write-here")
+    return paths
+
+
+def _fashion_mnist_folders(root: Path, write_idx, write_fashion_mnist) -> dict[str, Path]:
+    """A good Fashion-MNIST folder (gzipped) and four spoilt ones (raw IDX files)."""
+    paths = {"FASHION": write_fashion_mnist(root / "fashion")}
+    for name in ("FM_MAGIC", "FM_TRUNCATED", "FM_COUNTS"):
+        paths[name] = write_fashion_mnist(root / name.lower(), gz=False)
+    paths["FM_GZCUT"] = write_fashion_mnist(root / "fm_gzcut")
+    images = paths["FM_MAGIC"] / "train-images-idx3-ubyte"
+    images.write_bytes(b"\x00\x00\x08\x01" + images.read_bytes()[4:])  # a label file's magic
+    images = paths["FM_TRUNCATED"] / "train-images-idx3-ubyte"
+    images.write_bytes(images.read_bytes()[:-100])
+    gz = paths["FM_GZCUT"] / "t10k-images-idx3-ubyte.gz"
+    gz.write_bytes(gz.read_bytes()[:-100])
+    write_idx(paths["FM_COUNTS"] / "train-labels-idx1-ubyte", np.arange(7), gz=False)
     return paths
 
 
@@ -246,6 +291,33 @@ def test_bad_input_exits_2_with_one_line(template, phrase, what, inputs, tmp_pat
     assert len(errors) == 1 and lines[-1] == errors[0], lines
     assert phrase in errors[0]
     assert len(lines) == 1, lines  # refused before any work: nothing else on stderr
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "pretrain --data fashion-mnist --out {OUT}",
+        "evaluate --data fashion-mnist --random-init --out {OUT}",
+        "mi --views recipe:B --data fashion-mnist --out {OUT}",
+    ],
+)
+def test_fashion_mnist_not_installed_names_the_package(template, inputs, tmp_path, capfd,
+                                                       reliability, monkeypatch):  # fmt: skip
+    """Without --data-dir, fashion-mnist is read from the Debian package's folder; where
+    it is not installed (here the default points at {MISSING}), the one line names the
+    package and --data-dir. mi opens the data only when it draws the pairs."""
+    entry = dataclasses.replace(registry._ENTRIES["fashion-mnist"], default_dir=inputs["MISSING"])
+    monkeypatch.setitem(registry._ENTRIES, "fashion-mnist", entry)
+    with pytest.raises(SystemExit) as exit_info:
+        main(_argv(template, inputs, tmp_path / "out"))
+    errors = _error_lines(capfd.readouterr().err)
+    observed = f"exit {exit_info.value.code}: {' '.join(errors)}"
+    reliability(f"Bad input: infomin {template.split()[0]}",
+                "Fashion-MNIST not installed (no --data-dir; the default folder is missing)",
+                f"infomin {template}", observed)  # fmt: skip
+    assert exit_info.value.code == 2 and len(errors) == 1
+    assert "not found in" in errors[0] and "no-such-path" in errors[0]
+    assert "dataset-fashion-mnist" in errors[0] and "--data-dir" in errors[0]
 
 
 def _run(argv: list[str]) -> subprocess.CompletedProcess:

@@ -34,7 +34,10 @@ from infomin.data.real import TensorDataset, require_dir
 #: Where Debian's package `dataset-fashion-mnist` installs the IDX files.
 DEFAULT_DIR = Path("/usr/share/datasets/fashion-mnist")
 PACKAGE = "dataset-fashion-mnist"
-INSTALL_HINT = f"install the Debian package {PACKAGE} (`make fashion-mnist`) or pass --data-dir"
+INSTALL_HINT = (
+    f"install the Debian package {PACKAGE} with `make fashion-mnist`, "
+    "or pass --data-dir FOLDER holding its four IDX files"
+)
 
 CLASS_NAMES = [
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",

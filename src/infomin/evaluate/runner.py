@@ -9,7 +9,7 @@ always says how it was produced.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import torch
@@ -41,7 +41,7 @@ class EvalConfig:
     weights: str | None = None
     backbone: str = "convnet"
     width: float = 1.0
-    in_channels: int = 3
+    in_channels: int | None = None  # None: the data's (1 for grey datasets, else 3)
     pool_size: int = 1
     pixel_size: int | None = None
     train_size: int | None = 4000
@@ -92,7 +92,7 @@ def build_encoder(config: EvalConfig, image_size: int) -> tuple[nn.Module, Prepr
     torch.manual_seed(config.seed)
     model = build_backbone(
         config.backbone,
-        in_channels=config.in_channels,
+        in_channels=config.in_channels or 3,
         width=config.width,
         image_size=image_size,
         pool_size=config.pool_size,
@@ -136,7 +136,10 @@ def run_evaluation(
         train = raw_pixel_features(train_set, size=config.pixel_size)
         test = raw_pixel_features(test_set, size=config.pixel_size)
     else:
-        image_size = int(train_set[0][0].shape[-1])
+        image = train_set[0][0]
+        image_size = int(image.shape[-1])
+        if config.in_channels is None:
+            config = replace(config, in_channels=int(image.shape[-3]))
         model, preprocess = encoder or build_encoder(config, image_size)
         extract = {"batch_size": config.batch_size, "progress": progress, "preprocess": preprocess}
         train = extract_features(model, train_set, **extract)

@@ -37,14 +37,18 @@ class TrainSettings:
     steps_per_epoch: int = 1
     lr: float | None = None  # None: the preset's lr scaled by batch / 256
     channels_last: bool = False  # NHWC memory for images (faster convolutions on GPUs)
+    in_channels: int = 3  # of the images one shared encoder takes (1 for grey datasets)
 
 
 def build_towers(preset: Preset, settings: TrainSettings) -> Backbone:
-    """One backbone for RGB methods; CMC's SplitEncoder (Y | DbDr halves) otherwise."""
-    name = settings.backbone
+    """One backbone for whole images (RGB, or grey with `in_channels=1`); CMC's
+    SplitEncoder (Y | DbDr halves of an RGB image) otherwise."""
+    name, channels = settings.backbone, settings.in_channels
     if preset.input == "ydbdr-split":
-        name = f"cmc-{name}"
-    return build_backbone(name, in_channels=3, width=settings.width, image_size=settings.image_size)
+        name, channels = f"cmc-{name}", 3
+    return build_backbone(
+        name, in_channels=channels, width=settings.width, image_size=settings.image_size
+    )
 
 
 def tower_list(backbone: Backbone) -> list[nn.Module]:

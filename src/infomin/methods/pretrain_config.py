@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import torch
 
 from infomin.config import ConfigError
-from infomin.data import check_location, has_labels, is_embedded
+from infomin.data import DatasetError, check_location, has_labels, image_channels, is_embedded
 from infomin.methods.presets import Preset, get_preset
 from infomin.methods.probe_data import ProbeData, probe_data
-from infomin.views.specs import SpecError, parse_spec
+from infomin.views.specs import SpecError, check_views_data, parse_spec
 
 # Lightning's precision names (its ints and aliases left out: one spelling per setting).
 PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true")
@@ -99,6 +99,7 @@ class PretrainConfig:
     def _check_applicable(self, preset: Preset) -> None:
         """Refuse options this run would ignore: nothing set by the user is dropped silently."""
         check_location(self.data, self.data_dir)
+        self._check_colour(preset)
         if self.num_negatives is not None and preset.negatives == "batch":
             raise ConfigError(
                 f"num_negatives cannot apply: preset {self.preset!r} takes its negatives from "
@@ -118,6 +119,15 @@ class PretrainConfig:
         if self.views is not None and self.train_split is not None:
             raise ConfigError("train_split cannot apply: --views pairs come from the view spec")
         self._check_eval_data()
+
+    def _check_colour(self, preset: Preset) -> None:
+        """CMC's towers split colour channels: refuse them on grey data before any work."""
+        if preset.input == "ydbdr-split" and image_channels(self.data) == 1:
+            raise ConfigError(
+                f"preset {self.preset!r} splits colour channels (Y vs DbDr), and dataset "
+                f"{self.data!r} is grayscale (1 channel): use a one-encoder preset "
+                "(insdis, moco, pirl, mocov2, simclr, infomin)"
+            )
 
     def _check_eval_data(self) -> None:
         """The evaluation data must exist, have labels, and be used by something."""
@@ -187,7 +197,8 @@ class PretrainConfig:
         """A view spec must parse, and the monitors must be able to read its encoders."""
         try:
             parse_spec(str(self.views))
-        except SpecError as err:
+            check_views_data(str(self.views), self.data)
+        except (SpecError, DatasetError) as err:
             raise ConfigError(str(err)) from None
         if self.online_probe:
             raise ConfigError("the online probe reads dataset labels; --views pairs have none")

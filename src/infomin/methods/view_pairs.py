@@ -55,18 +55,19 @@ def view_channels(pairs: PairSet) -> tuple[int, int]:
 def check_views_fit(preset: Preset, pairs: PairSet, spec: str) -> None:
     """Refuse views the preset's encoder cannot take, before any training starts."""
     channels = view_channels(pairs)
-    if preset.input == "rgb" and channels != (3, 3):
+    if preset.input == "rgb" and channels not in ((3, 3), (1, 1)):
         raise ConfigError(
             f"views {spec!r} give {channels[0]}- and {channels[1]}-channel inputs; preset "
-            f"{preset.name!r} has one RGB encoder: use a two-tower preset (cmc, cmcv2)"
+            f"{preset.name!r} has one encoder for whole (RGB or grey) images: use a "
+            "two-tower preset (cmc, cmcv2)"
         )
     if preset.input == "ydbdr-split" and channels != (1, 2):
         raise ConfigError(
             f"views {spec!r} give {channels[0]}- and {channels[1]}-channel inputs; preset "
             f"{preset.name!r} has towers for 1 and 2 channels: use an RGB preset"
         )
-    if preset.jigsaw and channels[0] != 3:
-        raise ConfigError(f"preset {preset.name!r} cuts jigsaw patches from 3-channel views")
+    if preset.jigsaw and channels[0] not in (1, 3):
+        raise ConfigError(f"preset {preset.name!r} cuts jigsaw patches from whole images")
 
 
 def pair_views(pairs: PairSet, preset: Preset, spec: str) -> PairViews:
