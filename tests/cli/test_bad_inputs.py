@@ -197,6 +197,8 @@ CASES: list[tuple[str, str, str]] = [
     ("sweep --views recipe:C --vary crop_scale --values 0.2 0.5 --data fashion-mnist "
      "--data-dir {FASHION} --out {OUT}", "recipe C ends in colour space ydbdr",
      "a colour-space recipe swept on grey data"),
+    ("learn-views --mode unsupervised --data fashion-mnist --data-dir {FASHION} --out {OUT}",
+     "is grayscale", "learning a colour space of grey data"),
 ]  # fmt: skip
 
 
