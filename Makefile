@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 BIN := $(VENV)/bin
 DEMO_OUT ?= demo
 
-.PHONY: demo test test-slow reliability-doc lint bench bench-transfer clean
+.PHONY: demo test test-slow reliability-doc lint bench bench-transfer fashion-mnist clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/infomin demo --out $(DEMO_OUT)
+	$(BIN)/infomin demo --out $(DEMO_OUT) --overwrite
 
 test: $(STAMP)
 	$(BIN)/ruff check .
@@ -27,7 +27,7 @@ test-slow: $(STAMP)
 # docs/reliability.md is the table the fault and bad-input tests record (slow ones included).
 reliability-doc: $(STAMP)
 	INFOMIN_RELIABILITY_REPORT=docs/reliability.md $(BIN)/python -m pytest -q -m 'slow or not slow' \
-		tests/cli/test_bad_inputs.py tests/methods/test_faults.py
+		tests/cli/test_bad_inputs.py tests/methods/test_faults.py tests/test_run_folder.py
 
 # BENCHMARKS.md from bench/results/*.json (about 6 minutes on 2 CPU cores; step first:
 # the data benchmark reads the step's consumption rate). `python -m bench.NAME --help`.
@@ -44,6 +44,24 @@ bench: $(STAMP)
 # or CI. `python -m bench.transfer --quick` checks the pipeline in under 10 minutes.
 bench-transfer: $(STAMP)
 	$(BIN)/python -m bench.transfer
+
+# Fashion-MNIST's four IDX files from Debian's package dataset-fashion-mnist, where
+# `infomin --data fashion-mnist` reads them without --data-dir. Installs as root with
+# apt-get; otherwise prints the one command to run (and fails). Tests never need it.
+FASHION_MNIST_DIR := /usr/share/datasets/fashion-mnist
+fashion-mnist:
+	@if [ -d $(FASHION_MNIST_DIR) ]; then \
+		echo "fashion-mnist is installed in $(FASHION_MNIST_DIR)"; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get install -y dataset-fashion-mnist || \
+			{ apt-get update && apt-get install -y dataset-fashion-mnist; }; \
+	elif command -v apt-get >/dev/null; then \
+		echo "run: sudo apt-get install dataset-fashion-mnist"; exit 1; \
+	else \
+		echo "no apt-get here: put the four *-ubyte.gz files of" \
+			"https://github.com/zalandoresearch/fashion-mnist in a folder and pass --data-dir"; \
+		exit 1; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -36,25 +36,42 @@ def prepare_out_dir(path: str | Path) -> Path:
     return out
 
 
+class WriteError(OSError):
+    """Writing a result, report or checkpoint failed (disk full, I/O error, permission).
+
+    Raised by `atomic_write` after it removed its temporary file: the previous version of
+    the file is intact and nothing half-written is left. The command line reports it in
+    one line naming the file, with its own exit status (`EXIT_WRITE`).
+    """
+
+
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call `write(tmp_path)`, fsync the result, rename it over `path`, fsync the folder.
 
     The file's fsync makes its bytes durable before the rename can expose them; the
     folder's fsync makes the rename itself durable, so after a crash or power loss the
-    name points at either the old file or the complete new one.
+    name points at either the old file or the complete new one. Any `OSError` on the way
+    (ENOSPC, EIO, EACCES) becomes a `WriteError` naming the file.
     """
     target = Path(path)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp: Path | None = None
     try:
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        os.close(fd)
+        tmp = Path(tmp_name)
         write(tmp)
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual file mode
         os.replace(tmp, target)
+    except WriteError:
+        raise
+    except OSError as err:
+        reason = err.strerror or str(err) or type(err).__name__
+        raise WriteError(err.errno, f"cannot write {target}: {reason}") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
     fsync_dir(target.parent)
     return target
 

@@ -11,8 +11,10 @@ import os
 import sys
 
 from infomin.cli import data, demo, evaluate, export, learn_views, mi, pretrain, sweep, toy
-from infomin.cli.common import USER_ERRORS, Parser, fail, stopped
+from infomin.cli.common import EXIT_WRITE, USER_ERRORS, Parser, fail, stopped
 from infomin.cli.options import subcommand_parser, typed_dests
+from infomin.outputs import WriteError
+from infomin.run_folder import release_all
 
 EXIT_SIGINT = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
 
@@ -56,10 +58,16 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:  # Ctrl-C outside training (training saves and stops itself)
         return stopped("interrupted", EXIT_SIGINT)
+    except WriteError as err:  # before USER_ERRORS: a full disk is not a usage error
+        if os.environ.get("INFOMIN_DEBUG"):
+            raise
+        return stopped(f"error: {err.strerror}", EXIT_WRITE)
     except USER_ERRORS as err:
         if os.environ.get("INFOMIN_DEBUG"):
             raise
         fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
+    finally:
+        release_all()  # the --out folder's lock, however the command ended
 
 
 def _version() -> str:

@@ -18,6 +18,9 @@ from infomin.outputs import OutputError
 EXIT_USAGE = 2
 # A run that started but cannot go on (non-finite loss): not a usage error, not a crash.
 EXIT_DIVERGED = 3
+# Writing a result, report or checkpoint failed (disk full, I/O error, permission): the
+# previous file is intact and nothing half-written is left.
+EXIT_WRITE = 4
 
 
 # Exceptions that mean "the user asked for something impossible", not "we have a bug".
@@ -87,6 +90,17 @@ def add_data_args(
         "--data-dir",
         default=None,
         help="root folder of a real dataset on disk (CIFAR, STL-10, image folders)",
+    )
+
+
+def add_overwrite_arg(parser: argparse.ArgumentParser) -> None:
+    """`--overwrite`: replace the run already in `--out` (nothing of it is kept)."""
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        default=False,
+        help="--out holds an earlier run: delete it and start this one there (without "
+        "this, a folder that holds another run is refused)",
     )
 
 

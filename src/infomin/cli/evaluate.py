@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from infomin.cli.common import UserError, add_data_args, add_skip_corrupt_arg, positive_int
+from infomin.cli.common import (
+    UserError,
+    add_data_args,
+    add_overwrite_arg,
+    add_skip_corrupt_arg,
+    positive_int,
+)
 from infomin.cli.options import add_config_args, print_dry_run, resolve, write_config
 from infomin.evaluate.runner import EvalConfig
+from infomin.run_folder import claim, run_in
 
 HELP = """\
 Evaluate a frozen encoder on a labelled dataset: features are extracted once (BN in eval
@@ -60,6 +68,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--knn-k", type=positive_int, default=200, help="neighbours (default 200)")
     parser.add_argument("--seed", type=int, default=0, help="data and random-init seed")
     add_config_args(parser)
+    add_overwrite_arg(parser)
     parser.add_argument("--out", default="runs/evaluate", help="output folder")
     parser.set_defaults(run=run)
 
@@ -67,7 +76,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from infomin.evaluate.runner import run_evaluation
     from infomin.methods.checkpoints import pretrained_encoder
-    from infomin.outputs import prepare_out_dir, write_json
+    from infomin.outputs import write_json
     from infomin.progress import progress_bars
     from infomin.reports import metrics_table
 
@@ -76,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
         return print_dry_run(resolved)
     pretrained = pretrained_encoder(args.weights)
     config = eval_config(args, pretrained is not None)
-    out = prepare_out_dir(args.out)
+    out = claim(_beside_other_run(Path(args.out), config.data), "evaluate",
+                overwrite=args.overwrite)  # fmt: skip
     write_config(out / "config.yaml", resolved, args.argv)
     with progress_bars() as task:
         results = run_evaluation(config, progress=task("extracting features"), encoder=pretrained)
@@ -84,6 +94,17 @@ def run(args: argparse.Namespace) -> int:
     print(metrics_table({config.encoder: results["metrics"]}))
     print(f"wrote {out / 'results.json'}")
     return 0
+
+
+def _beside_other_run(out: Path, data: str) -> Path:
+    """Evaluating into another command's run folder (a pretraining run's, typically)
+    writes into a subfolder of it, never over that run's own files."""
+    held = run_in(out)
+    if held is None or held == "evaluate":
+        return out
+    beside = out / f"eval-{data}"
+    print(f"{out} holds a {held} run: this evaluation goes to {beside}")
+    return beside
 
 
 # Options that shape the network: a pretrain checkpoint names its own, raw pixels have none.

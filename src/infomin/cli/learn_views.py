@@ -6,8 +6,9 @@ import argparse
 import time
 from dataclasses import replace
 
-from infomin.cli.common import UserError, add_data_args, positive_int
+from infomin.cli.common import UserError, add_data_args, add_overwrite_arg, positive_int
 from infomin.cli.options import add_config_args, print_dry_run, resolve, write_config
+from infomin.run_folder import claim
 
 MODES = ("unsupervised", "semi-supervised", "supervised")
 COMPARE_MODES = ("unsupervised", "supervised", "semi-supervised", "semi-supervised-plain")
@@ -79,6 +80,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--workers", type=positive_int, default=1,
                         help="parallel processes for the (seed, row) jobs")  # fmt: skip
     add_config_args(parser)
+    add_overwrite_arg(parser)
     parser.set_defaults(run=run)
 
 
@@ -148,7 +150,6 @@ def critic_sizes(args: argparse.Namespace, game) -> tuple:
 
 
 def run(args: argparse.Namespace) -> int:
-    from infomin.outputs import prepare_out_dir
     from infomin.progress import console, progress_bars
     from infomin.threads import torch_threads
 
@@ -158,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     if args.mode is None:
         raise UserError("--mode is required (on the command line or in --config)")
     config = build_config(args)
-    out = prepare_out_dir(args.out)
+    out = claim(args.out, "learn-views", overwrite=args.overwrite)
     write_config(out / "config.yaml", resolved, args.argv)
     start = time.perf_counter()
     from infomin.view_learning.run import learn_views

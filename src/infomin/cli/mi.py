@@ -6,8 +6,9 @@ import argparse
 from dataclasses import replace
 from typing import Any
 
-from infomin.cli.common import UserError, add_data_args, positive_int
+from infomin.cli.common import UserError, add_data_args, add_overwrite_arg, positive_int
 from infomin.cli.options import add_config_args, print_dry_run, resolve, write_config
+from infomin.run_folder import claim
 
 HELP = """\
 Train two critic encoders f1, f2 to maximise InfoNCE between the views named by --views,
@@ -101,6 +102,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_critic_args(parser)
     add_config_args(parser)
     parser.add_argument("--out", default="runs/mi", help="output folder")
+    add_overwrite_arg(parser)
     parser.set_defaults(run=run)
 
 
@@ -117,7 +119,7 @@ def build_source(views: str, data: str | None, data_dir: str | None) -> Any:
 def run(args: argparse.Namespace) -> int:
     from infomin.experiments.mi import mi_table, run_mi
     from infomin.experiments.pairs import QUICK_CONFIG, QUICK_SIZES
-    from infomin.outputs import prepare_out_dir, write_json
+    from infomin.outputs import write_json
     from infomin.progress import progress_bars
     from infomin.threads import torch_threads
     from infomin.views.specs import default_data
@@ -130,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     source = build_source(args.views, args.data, args.data_dir)
     config, sizes = critic_settings(args, QUICK_CONFIG, QUICK_SIZES)
     data = args.data or default_data(args.views)
-    out = prepare_out_dir(args.out)
+    out = claim(args.out, "mi", overwrite=args.overwrite)
     seeds = list(range(args.seeds))
     write_config(out / "config.yaml", resolved, args.argv)
     with torch_threads(args.threads), progress_bars() as task:

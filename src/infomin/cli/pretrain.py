@@ -11,12 +11,14 @@ from infomin.cli.common import (
     EXIT_DIVERGED,
     UserError,
     add_data_args,
+    add_overwrite_arg,
     add_skip_corrupt_arg,
     positive_int,
     stopped,
 )
 from infomin.cli.options import Resolved, add_config_args, print_dry_run, resolve, write_config
-from infomin.outputs import prepare_out_dir, write_json
+from infomin.outputs import write_json
+from infomin.run_folder import claim
 
 PRETRAIN_HELP = """\
 Pretrain an encoder with a named preset (insdis, cmc, moco, pirl, mocov2, cmcv2,
@@ -115,6 +117,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--resume", action="store_true", default=False,
                         help="continue from last.ckpt")  # fmt: skip
     parser.add_argument("--out", default="runs/pretrain", help="run folder")
+    add_overwrite_arg(parser)
     parser.set_defaults(run=run_pretrain)
 
 
@@ -135,7 +138,12 @@ def run_pretrain(args: argparse.Namespace) -> int:
     config, resolved = resolve_pretrain(args)
     if getattr(args, "dry_run", False):
         return print_dry_run(resolved)
-    out = prepare_out_dir(args.out)
+    if args.resume and args.overwrite:
+        raise UserError("--resume continues the run in --out, --overwrite deletes it: choose one")
+    out = claim(args.out, "pretrain", resume=args.resume, overwrite=args.overwrite,
+                can_resume=True)  # fmt: skip
+    if args.resume:
+        check_same_run(out, resolved)
     write_config(out / "config.yaml", resolved, args.argv)
     try:
         results = pretrain(config, out, resume=args.resume)
@@ -167,6 +175,46 @@ def resolve_pretrain(args: argparse.Namespace) -> tuple[Any, Resolved]:
             resolved.sources[name] = "preset"
             resolved.notes[name] = _preset_note(preset, name)
     return config, resolved
+
+
+# What a resumed run may change: how it is driven, not what it computes.
+_RESUME_MAY_CHANGE = frozenset({"num_workers", "checkpoint_every", "knn_every"})
+
+
+def check_same_run(out: Path, resolved: Resolved) -> None:
+    """`--resume` continues the run in `out` or refuses: every value must be the run's own,
+    except a longer run (more epochs or steps) and `_RESUME_MAY_CHANGE`."""
+    import yaml
+
+    path = out / "config.yaml"
+    if not path.is_file():
+        return  # nothing recorded (an empty folder: the run starts afresh)
+    try:
+        saved = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError:
+        raise UserError(f"--resume: {path} is not readable YAML; cannot tell the run") from None
+    if not isinstance(saved, dict):
+        raise UserError(f"--resume: {path} holds no run config")
+    differ = [
+        f"{key} {saved[key]!r} (run) vs {value!r} (now)"
+        for key, value in resolved.values.items()
+        if key in saved and saved[key] != value and not _may_change(key, saved[key], value)
+    ]
+    if differ:
+        raise UserError(
+            f"--resume continues the run in {out}, which differs: {'; '.join(differ)}; "
+            "drop those options, or use --overwrite or a new --out"
+        )
+
+
+def _may_change(key: str, old: Any, new: Any) -> bool:
+    if key in _RESUME_MAY_CHANGE:
+        return True
+    if key == "epochs":
+        return new >= old
+    if key == "max_steps":  # -1: no limit
+        return new == -1 or (old != -1 and new >= old)
+    return False
 
 
 # Config keys left None so that the preset (adapted to the image size) decides them.

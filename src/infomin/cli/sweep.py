@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from infomin.cli.common import UserError, add_data_args
+from infomin.cli.common import UserError, add_data_args, add_overwrite_arg
 from infomin.cli.mi import add_critic_args, critic_settings
 from infomin.cli.options import add_config_args, print_dry_run, write_config
 from infomin.cli.options import resolve as resolve_options
+from infomin.run_folder import claim
 
 HELP = """\
 For each setting of one view parameter: train the critics f1, f2 to maximise InfoNCE
@@ -48,6 +49,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_critic_args(parser)
     add_config_args(parser)
     parser.add_argument("--out", default="runs/sweep", help="output folder")
+    add_overwrite_arg(parser)
     parser.set_defaults(run=run)
 
 
@@ -73,7 +75,7 @@ def resolve(args: argparse.Namespace) -> Any:
 def run(args: argparse.Namespace) -> int:
     from infomin.experiments.sweep import ladder_sources, run_sweep, shape_lines, sweep_table
     from infomin.experiments.sweep import write_sweep as write_files
-    from infomin.outputs import command_line, prepare_out_dir
+    from infomin.outputs import command_line
     from infomin.progress import console, progress_bars
     from infomin.threads import torch_threads
     from infomin.views.specs import default_data
@@ -90,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(err)) from None
     config, sizes = critic_settings(args, experiment.config, experiment.sizes)
     seeds = list(range(args.seeds))
-    out = prepare_out_dir(args.out)
+    out = claim(args.out, "sweep", overwrite=args.overwrite)
     data = data or default_data(experiment.views)
     write_config(out / "config.yaml", resolved, args.argv)
     console.print(f"[bold]sweep[/] {experiment.vary} of {experiment.views} on {data}")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from infomin.cli.common import UserError, positive_int
+from infomin.cli.common import UserError, add_overwrite_arg, positive_int
 from infomin.cli.options import add_config_args, print_dry_run, resolve, write_config
+from infomin.run_folder import claim
 
 if TYPE_CHECKING:
     from infomin.experiments.toy import ToyConfig
@@ -49,6 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--threads", type=positive_int, default=None, help="torch threads per process (1)"
     )
     add_config_args(parser)
+    add_overwrite_arg(parser)
     parser.set_defaults(run=run)
 
 
@@ -73,14 +75,14 @@ def _config(args: argparse.Namespace) -> ToyConfig:
 def run(args: argparse.Namespace) -> int:
 
     from infomin.experiments.toy import render_toy_markdown, run_toy_table, save_toy_plot
-    from infomin.outputs import command_line, prepare_out_dir, write_json, write_text
+    from infomin.outputs import command_line, write_json, write_text
     from infomin.progress import console, progress_bars
 
     resolved = resolve(args)
     if args.dry_run:
         return print_dry_run(resolved)
     config = _config(args)
-    out = prepare_out_dir(args.out)
+    out = claim(args.out, "toy", overwrite=args.overwrite)
     write_config(out / "config.yaml", resolved, args.argv)
     console.print(
         f"toy table: {len(config.rows)} rows x {config.seeds} seed(s), {config.workers} worker(s)"

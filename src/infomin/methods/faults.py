@@ -22,6 +22,7 @@ the atomic writes guarantee to be complete.
 
 from __future__ import annotations
 
+import io
 import signal
 import threading
 from pathlib import Path
@@ -68,7 +69,11 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             raise TypeError("AtomicCheckpointIO takes no storage_options")
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(target, lambda tmp: torch.save(checkpoint, tmp))
+        # Serialised in memory first: torch.save turns a full disk into an opaque
+        # RuntimeError, a plain file write keeps the OSError (and its errno) to report.
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        atomic_write(target, lambda tmp: tmp.write_bytes(buffer.getbuffer()))
 
 
 class GracefulStop(L.Callback):

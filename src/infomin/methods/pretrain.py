@@ -175,6 +175,32 @@ def resume_checkpoint(folder: Path) -> Path | None:
     return None
 
 
+def check_resumable(path: Path, method: ContrastiveMethod) -> None:
+    """A checkpoint of another run (preset, backbone, data size) is refused in one line,
+    instead of failing inside Lightning's strict load with a traceback."""
+    data = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+    state = data.get("state_dict") if isinstance(data, dict) else None
+    if not isinstance(state, dict):
+        raise ConfigError(f"--resume: {path} holds no model state")
+    own = method.state_dict()
+    missing, extra = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+    shapes = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or extra or shapes:
+        example = (missing or extra or shapes)[0]
+        raise ConfigError(
+            f"--resume: {path} is not a checkpoint of this run ({len(missing)} weights "
+            f"missing, {len(extra)} unexpected, {len(shapes)} of another shape, e.g. "
+            f"{example!r}); use --overwrite or a new --out"
+        )
+    settings = (data.get("hyper_parameters") or {}).get("settings") or {}
+    size = settings.get("dataset_size")
+    if size is not None and size != method.settings.dataset_size:
+        raise ConfigError(
+            f"--resume: the run was trained on {size} samples, the data now holds "
+            f"{method.settings.dataset_size}; use --overwrite or a new --out"
+        )
+
+
 def pretrain(config: PretrainConfig, out: Path, resume: bool = False) -> dict[str, Any] | None:
     """Fit the preset on the data, then evaluate the frozen backbone.
 
@@ -198,14 +224,15 @@ def pretrain(config: PretrainConfig, out: Path, resume: bool = False) -> dict[st
                       soft_wrap=True)  # fmt: skip
     source = None
     if config.views is None:
-        image_size = int(train_set.raw_item(0)[0].shape[-1])
+        image = train_set.raw_item(0)[0]
+        image_size, channels = int(image.shape[-1]), int(image.shape[-3])
         preset = resolve_preset(config, image_size)
         train_set.transform = build_views(preset, image_size)
         dataset: Dataset = IndexedViews(train_set)
     else:
         source = parse_view_spec(config.views, config.data, config.data_dir)
         pairs = source.pairs("train", train_size or len(train_set), config.seed)
-        image_size = int(pairs.v1.shape[-1])
+        image_size, channels = int(pairs.v1.shape[-1]), int(pairs.v1.shape[1])
         preset = resolve_preset(config, image_size)
         dataset = pair_views(pairs, preset, config.views)
     world = config.devices * config.num_nodes
@@ -231,6 +258,7 @@ def pretrain(config: PretrainConfig, out: Path, resume: bool = False) -> dict[st
         steps_per_epoch=max(1, len(loader) // world),
         lr=config.lr,
         channels_last=config.channels_last,
+        in_channels=channels,  # grey data trains 1-channel encoders
     )
     method = build_method(preset, settings)
     if probe_sets is not None and preset.input == "rgb":  # two towers on --views: see below
@@ -244,6 +272,8 @@ def pretrain(config: PretrainConfig, out: Path, resume: bool = False) -> dict[st
     start = resume_checkpoint(out / "checkpoints") if resume else None
     if resume and start is None:
         console.print(f"[yellow]no readable checkpoint in {out / 'checkpoints'}: starting afresh")
+    if start is not None:
+        check_resumable(start, method)
     trainer.fit(method, loader, ckpt_path=str(start) if start is not None else None)
     if not trainer.is_global_zero:
         return None

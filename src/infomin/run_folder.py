@@ -1,0 +1,146 @@
+"""A run folder holds one run, written by one process at a time.
+
+Without these rules a second run into an existing `--out` silently replaced the first
+one's `config.yaml` and `results.json` and piled its checkpoints beside the old ones, so
+that a later `--resume` could not tell which run it continued; two runs started at once
+into one folder both "succeeded" with one's config and the other's numbers.
+
+- `claim` refuses a folder that holds another run unless the user says `--resume` (the
+  same run goes on) or `--overwrite` (the old run is deleted first), and takes a lock.
+- The lock (`.infomin.lock`) records the process id, host, command and start time; a
+  second writer is refused with the holder's name. A lock left behind by a process that
+  no longer exists on this host is taken over, with a one-line notice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import time
+from pathlib import Path
+
+from infomin.outputs import OutputError, prepare_out_dir
+
+LOCK_NAME = ".infomin.lock"
+CONFIG_NAME = "config.yaml"
+# What shows that a folder holds a run (of any command, any version of infomin).
+MARKERS = (CONFIG_NAME, "results.json", "checkpoints", "report.md")
+
+_held: list[Path] = []  # locks this process holds, released by `release_all`
+
+
+def is_secondary_process() -> bool:
+    """True in the DDP processes Lightning starts besides rank 0 (they re-run the same
+    command line; the rank-0 process owns the folder and its lock)."""
+    return any(os.environ.get(name, "0") != "0" for name in ("LOCAL_RANK", "NODE_RANK"))
+
+
+def run_in(folder: Path) -> str | None:
+    """The command whose run `folder` holds ('pretrain', 'mi', ...), 'unknown' when it
+    holds one without a readable header, None when it holds none."""
+    if not folder.is_dir() or not any((folder / name).exists() for name in MARKERS):
+        return None
+    config = folder / CONFIG_NAME
+    if config.is_file():
+        first = config.read_text(encoding="utf-8", errors="replace").split("\n", 1)[0].split()
+        if len(first) >= 3 and first[:2] == ["#", "infomin"]:
+            return first[2]
+    return "unknown"
+
+
+def claim(
+    path: str | Path, command: str, *, resume: bool = False, overwrite: bool = False,
+    can_resume: bool = False,
+) -> Path:  # fmt: skip
+    """Make `path` this run's folder: refuse another run's folder unless resuming it or
+    overwriting it, and hold the folder's lock until `release_all`."""
+    out = Path(path)
+    if is_secondary_process():
+        return prepare_out_dir(out)
+    held = run_in(out)
+    if held is not None and not (resume or overwrite):
+        ways = "--resume to continue it, " if can_resume else ""
+        raise OutputError(
+            f"{out} already holds a run ({held}); use {ways}--overwrite to replace it, "
+            "or a new --out"
+        )
+    if resume and held not in (None, command, "unknown"):  # unknown: the checkpoint tells
+        raise OutputError(f"--resume: {out} holds a {held} run, not a {command} run")
+    out = prepare_out_dir(out)
+    _lock(out, command)
+    if overwrite and held is not None:
+        _empty(out)
+    return out
+
+
+def _empty(folder: Path) -> None:
+    """Delete everything of the old run (the lock just taken stays)."""
+    for entry in folder.iterdir():
+        if entry.name == LOCK_NAME:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def _lock(folder: Path, command: str) -> None:
+    path = folder / LOCK_NAME
+    record = {"pid": os.getpid(), "host": socket.gethostname(), "command": command,
+              "started": time.strftime("%Y-%m-%d %H:%M:%S")}  # fmt: skip
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = _read_lock(path)
+            if holder.get("pid") == os.getpid() and holder.get("host") == record["host"]:
+                return  # this process already holds it
+            if not _stale(holder, record["host"]):
+                raise OutputError(
+                    f"{folder} is in use by pid {holder.get('pid')} on {holder.get('host')} "
+                    f"(infomin {holder.get('command')}, started {holder.get('started')}); "
+                    f"wait for it, or delete {path} if that process is gone"
+                ) from None
+            print(f"infomin: taking over the lock of pid {holder.get('pid')}, which has ended",
+                  flush=True)  # fmt: skip
+            path.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as handle:
+            json.dump(record, handle)
+        _held.append(path)
+        return
+    raise OutputError(f"cannot take the lock {path}")
+
+
+def _read_lock(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}  # unreadable or half-written: treated as left behind
+    return data if isinstance(data, dict) else {}
+
+
+def _stale(holder: dict, host: str) -> bool:
+    """A lock whose process has ended on this host (another host's cannot be checked)."""
+    pid = holder.get("pid")
+    if not isinstance(pid, int):
+        return True
+    if holder.get("host") != host:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
+def release_all() -> None:
+    """Give up every lock this process holds (at the end of a command, however it ends)."""
+    while _held:
+        path = _held.pop()
+        if _read_lock(path).get("pid") == os.getpid():
+            path.unlink(missing_ok=True)
