@@ -21,8 +21,10 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
+# The slow checks, and the fuzzers with a larger example budget than make test's.
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
+	INFOMIN_FUZZ_EXAMPLES=500 $(BIN)/python -m pytest -q tests/cli/test_fuzz_inputs.py
 
 # docs/reliability.md is the table the fault and bad-input tests record (slow ones included).
 reliability-doc: $(STAMP)

@@ -9,6 +9,7 @@ different run.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -77,8 +78,8 @@ class PretrainConfig:
                 raise ConfigError(f"{name} must be >= 1, got {value}")
         for name in ("lr", "temperature", "width"):
             value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise ConfigError(f"{name} must be > 0, got {value}")
+            if value is not None and not (value > 0 and math.isfinite(value)):
+                raise ConfigError(f"{name} must be > 0 and finite, got {value}")
         preset = get_preset(self.preset)  # an unknown preset fails here, with the choices
         if self.views is not None:
             self._check_views(preset)

@@ -19,6 +19,7 @@ module is only the grammar and the registry.
 
 from __future__ import annotations
 
+import math
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -67,8 +68,8 @@ def _number(low: float, high: float | None = None, low_open: bool = False):
     def convert(text: str) -> float:
         value = float(text)
         too_low = value <= low if low_open else value < low
-        if too_low or (high is not None and value > high) or value != value:
-            raise ValueError(f"must be {bound}, got {text}")
+        if too_low or (high is not None and value > high) or not math.isfinite(value):
+            raise ValueError(f"must be a finite number {bound}, got {text}")
         return value
 
     return convert
