@@ -299,3 +299,39 @@ def test_same_seed_same_metrics_on_cpu(tmp_path, reliability):
     )
     assert a["final"] == b["final"]
     assert a["final"]["train/loss"] != c["final"]["train/loss"]
+
+
+@pytest.mark.slow
+def test_a_dead_ddp_rank_stops_the_other_and_resume_finishes(tmp_path, reliability):
+    """2-process gloo DDP on the CPU; the second process is SIGKILLed mid-epoch 1. The
+    survivor must leave within 60 s with one clear line (not hang in a collective until
+    the backend's 30-minute timeout), and `--resume` must finish the run."""
+    out = tmp_path / "ddp"
+    argv = ["pretrain", "--preset", "simclr", "--devices", "2", "--accelerator", "cpu",
+            "--train-size", "1280", "--batch-size", "16", "--epochs", "3", "--width", "0.25",
+            "--no-evaluate", "--out", str(out)]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    errors = open(tmp_path / "stderr", "w+")  # a file: a full pipe could block the run  # noqa: SIM115
+    main_proc = subprocess.Popen([sys.executable, "-m", "infomin", *argv], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=errors)  # fmt: skip
+    _wait_for(out / "checkpoints" / "epoch000.ckpt", main_proc, timeout=600)
+    children = subprocess.run(["pgrep", "-P", str(main_proc.pid)], capture_output=True,
+                              text=True).stdout.split()  # fmt: skip
+    assert children, "Lightning started no second process"
+    os.kill(int(children[0]), signal.SIGKILL)
+    killed = time.monotonic()
+    code = main_proc.wait(timeout=120)
+    waited = time.monotonic() - killed
+    errors.close()
+    stderr = (tmp_path / "stderr").read_text()
+    assert waited < 60 and code == 5, (code, waited, stderr[-2000:])
+    line = _last_line(stderr)
+    assert line.startswith("infomin: error: another training process ended")
+    resumed = subprocess.run([sys.executable, "-m", "infomin", *argv, "--resume"], env=env,
+                             capture_output=True, text=True, timeout=900)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert _results(out)["epochs_done"] == 3
+    reliability(AREA, "one of 2 DDP processes SIGKILLed mid-epoch, then `--resume`",
+                "infomin pretrain --devices 2 --accelerator cpu ... --out {OUT}",
+                f"the other exited {code} after {waited:.0f} s: {line}; resume: exit 0, "
+                "3 epochs done")  # fmt: skip

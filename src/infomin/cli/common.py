@@ -21,6 +21,8 @@ EXIT_DIVERGED = 3
 # Writing a result, report or checkpoint failed (disk full, I/O error, permission): the
 # previous file is intact and nothing half-written is left.
 EXIT_WRITE = 4
+# A multi-process (DDP) run lost one of its processes; the last checkpoint is kept.
+EXIT_PEER_LOST = 5
 
 
 # Exceptions that mean "the user asked for something impossible", not "we have a bug".

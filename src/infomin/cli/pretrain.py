@@ -9,6 +9,7 @@ from typing import Any
 
 from infomin.cli.common import (
     EXIT_DIVERGED,
+    EXIT_PEER_LOST,
     UserError,
     add_data_args,
     add_overwrite_arg,
@@ -153,6 +154,12 @@ def run_pretrain(args: argparse.Namespace) -> int:
         return stopped(f"training diverged: {err}; {_kept(out)}", EXIT_DIVERGED)
     except MisconfigurationException as err:  # e.g. more devices than the machine has
         raise UserError(str(err).splitlines()[0]) from None
+    except RuntimeError as err:
+        if config.devices * config.num_nodes == 1 or not _peer_lost(err):
+            raise
+        message = "error: another training process ended, so this one cannot go on "
+        return stopped(f"{message}({_reason(err)}); rerun the same command with --resume",
+                       EXIT_PEER_LOST)  # fmt: skip
     if results is not None:  # the main process; the other DDP processes write nothing
         write_json(out / "results.json", results)
         print(f"wrote {out / 'results.json'}")
@@ -235,6 +242,25 @@ def _preset_note(preset: Any, name: str) -> str:
     if name == "num_negatives":
         return f"{preset.name} {value} (4096 for images <= 96 px)"
     return f"{preset.name} {value}"
+
+
+# What torch's gloo and NCCL backends raise when a peer process has gone away.
+_PEER_LOST = ("Connection reset by peer", "Connection closed by peer", "Broken pipe",
+              "NCCL communicator was aborted", "DistBackendError")  # fmt: skip
+
+
+def _peer_lost(err: RuntimeError) -> bool:
+    import torch.distributed as dist
+
+    dist_error = getattr(dist, "DistError", ())
+    return isinstance(err, dist_error) or any(sign in str(err) for sign in _PEER_LOST)
+
+
+def _reason(err: RuntimeError) -> str:
+    """The backend's message without its source location and advice."""
+    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    text = text.split("] ", 1)[-1]
+    return text.split(". This is typically", 1)[0].rstrip(".")
 
 
 def _kept(out: Path) -> str:
