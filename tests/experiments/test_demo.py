@@ -6,13 +6,14 @@ from dataclasses import replace
 from infomin.experiments.demo import DemoConfig, run_demo
 from infomin.experiments.pairs import Sizes
 from infomin.experiments.sweep import get_experiment
-from infomin.experiments.toy import ToyConfig
+from infomin.experiments.toy import TOY_CRITIC, ToyConfig
 
 
 def test_demo_writes_report_with_every_stage(tmp_path):
-    toy = ToyConfig(rows=("digit", "background"), seeds=1, epochs=1, train_pairs=256,
-                    test_pairs=256, probe_train=256, probe_test=128, batch_size=128,
-                    workers=1)  # fmt: skip
+    toy = ToyConfig(rows=("digit", "background"), seeds=1, workers=1,
+                    critic=replace(TOY_CRITIC, epochs=1, batch_size=128),
+                    sizes=Sizes(train_pairs=256, test_pairs=256, probe_train=256,
+                                probe_test=128))  # fmt: skip
     ladder = get_experiment("toy-ladder")
     sweep = replace(ladder, values=("0", "1"), config=replace(ladder.config, epochs=1),
                     sizes=Sizes(train_pairs=256, test_pairs=256, probe_train=256,

@@ -10,6 +10,8 @@ from infomin.experiments.pairs import (
     PairSet,
     Sizes,
     held_out_i_nce,
+    initial_critics,
+    probe_critics,
     run_pair_experiment,
     train_critics,
 )
@@ -56,3 +58,21 @@ def test_run_pair_experiment_reports_i_nce_and_probe_keys(shared_colour):
     result = run_pair_experiment(shared_colour, FAST, sizes)
     assert result["num_candidates"] == 64 and 0 < result["i_nce"] <= result["log_k"]
     assert result["level.linear_top1"] > 60  # the shared colour is learned (chance 25)
+
+
+def test_initial_critics_are_where_training_starts():
+    """The random-init control is the trained critics' own starting point (0 epochs)."""
+    pairs = PairSet(_images(64, 0), _images(64, 1))
+    config = CriticConfig(width=0.25, epochs=0, batch_size=64, seed=3)
+    start = initial_critics((3, 3), 16, config).state_dict()
+    after = train_critics(pairs, config).state_dict()
+    assert all(torch.equal(start[k], after[k]) for k in start)
+
+
+def test_probe_critics_can_skip_knn(shared_colour):
+    sizes = Sizes(train_pairs=64, test_pairs=64, probe_train=128, probe_test=64, test_batch=64)
+    critics = initial_critics((3, 3), 8, FAST).eval()
+    linear = probe_critics(critics, shared_colour, sizes, seed=0, use_knn=False)
+    both = probe_critics(critics, shared_colour, sizes, seed=0)
+    assert "level.linear_top1" in linear and not any("knn" in k for k in linear)
+    assert linear["level.linear_top1"] == both["level.linear_top1"]

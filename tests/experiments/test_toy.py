@@ -7,19 +7,21 @@ import pytest
 
 from infomin.cli import main
 from infomin.experiments import toy
+from infomin.experiments.pairs import Sizes
 from infomin.experiments.toy import (
     BASELINE,
     CHANCE,
+    TOY_CRITIC,
     ToyConfig,
     check_claims,
-    render_toy_markdown,
     run_toy_table,
 )
+from infomin.experiments.toy_report import render_toy_markdown
 
 TINY = ToyConfig(
-    rows=("digit", "background"), seeds=1, width=0.125, embed_dim=16, epochs=1,
-    batch_size=64, train_pairs=128, test_pairs=64, test_batch=64, probe_train=120,
-    probe_test=60, workers=1,
+    rows=("digit", "background"), seeds=1, workers=1,
+    critic=replace(TOY_CRITIC, width=0.125, embed_dim=16, epochs=1, batch_size=64),
+    sizes=Sizes(train_pairs=128, test_pairs=64, test_batch=64, probe_train=120, probe_test=60),
 )  # fmt: skip
 
 
@@ -81,7 +83,9 @@ def test_bad_rows_and_sizes_are_refused():
         with pytest.raises(ValueError, match=message):
             replace(TINY, rows=rows)
     with pytest.raises(ValueError, match="train_pairs"):
-        replace(TINY, train_pairs=10)
+        replace(TINY, sizes=replace(TINY.sizes, train_pairs=10))
+    with pytest.raises(ValueError, match="epochs"):
+        replace(TINY, critic=replace(TINY.critic, epochs=0))
     assert replace(TINY, rows=("background+digit", "ladder=0.50")).rows == (
         "digit+background",
         "ladder=0.5",

@@ -74,7 +74,8 @@ def _config(args: argparse.Namespace) -> ToyConfig:
 
 def run(args: argparse.Namespace) -> int:
 
-    from infomin.experiments.toy import render_toy_markdown, run_toy_table, save_toy_plot
+    from infomin.experiments.toy import run_toy_table
+    from infomin.experiments.toy_report import render_toy_markdown, save_toy_plot
     from infomin.outputs import command_line, write_json, write_text
     from infomin.progress import console, progress_bars
 

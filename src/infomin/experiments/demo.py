@@ -24,13 +24,8 @@ from infomin.experiments.sweep import (
     shape_lines,
     sweep_table,
 )
-from infomin.experiments.toy import (
-    ToyConfig,
-    quick_config,
-    render_toy_markdown,
-    run_toy_table,
-    save_toy_plot,
-)
+from infomin.experiments.toy import ToyConfig, quick_config, run_toy_table
+from infomin.experiments.toy_report import render_toy_markdown, save_toy_plot
 from infomin.outputs import command_line, write_json, write_text
 from infomin.progress import console, progress_bars
 from infomin.reports import markdown_table

@@ -80,15 +80,40 @@ def _batches(n: int, size: int, generator: torch.Generator | None) -> list[Tenso
     return [order[i : i + size] for i in range(0, n - size + 1, size)]
 
 
+def initial_critics(
+    channels: tuple[int, int], image_size: int, config: CriticConfig
+) -> PairCritics:
+    """The critics before training, seeded by ``config.seed``.
+
+    Why separate: an untrained copy, initialised exactly as `train_critics` starts, is
+    the random-init control every trained row is compared with (the toy's baseline).
+
+    Args:
+        channels: Input channels of f1 and f2.
+        image_size: Height (= width) of the inputs.
+        config: Architecture and ``seed``.
+    """
+    torch.manual_seed(config.seed)
+    return PairCritics(channels, image_size, config)
+
+
 def train_critics(
     pairs: PairSet, config: CriticConfig, progress: Callable[[int, int], None] | None = None
 ) -> PairCritics:
-    """Maximise InfoNCE between the views (Adam, full passes, drop the last partial batch)."""
+    """Maximise InfoNCE between the views (Adam, full passes, drop the last partial batch).
+
+    Args:
+        pairs: Training pairs, ``v1 [n, C1, H, W]`` and ``v2 [n, C2, H, W]``.
+        config: Architecture, optimiser and ``seed`` (initialisation and batch order).
+        progress: Called with ``(steps done, steps in all)`` after every step.
+
+    Returns:
+        The trained critics, in eval mode.
+    """
     if len(pairs) < config.batch_size:
         raise ValueError(f"need at least batch_size={config.batch_size} pairs, got {len(pairs)}")
-    torch.manual_seed(config.seed)
     channels = (int(pairs.v1.shape[1]), int(pairs.v2.shape[1]))
-    critics = PairCritics(channels, int(pairs.v1.shape[-1]), config)
+    critics = initial_critics(channels, int(pairs.v1.shape[-1]), config)
     optimizer = torch.optim.Adam(
         critics.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
@@ -149,6 +174,7 @@ QUICK_SIZES = Sizes(
 
 
 def probe_features(critics: PairCritics, probe: ProbeSet) -> Tensor:
+    """Frozen features ``[n, D1 + D2]``: f1(images_1) and f2(images_2), those given."""
     parts = [
         encode(critics.encoders[i], images)
         for i, images in enumerate((probe.images_1, probe.images_2))
@@ -157,32 +183,54 @@ def probe_features(critics: PairCritics, probe: ProbeSet) -> Tensor:
     return torch.cat(parts, dim=1)
 
 
+def probe_critics(
+    critics: PairCritics, source: PairSource, sizes: Sizes, seed: int, use_knn: bool = True
+) -> dict[str, float]:
+    """Fit the probes on the frozen features of `source`'s probe set; the flat probe keys.
+
+    Args:
+        critics: Trained (or untrained, for a random-init control) critics.
+        source: Gives ``probe_set("train" | "test", n, seed)``.
+        sizes: ``probe_train`` and ``probe_test`` images.
+        seed: The data seed of the probe sets.
+        use_knn: Also score a kNN probe (the toy skips it: linear probes only, for speed).
+    """
+    train = source.probe_set("train", sizes.probe_train, seed)
+    test = source.probe_set("test", sizes.probe_test, seed)
+    return evaluate_features(
+        probe_features(critics, train), train.targets, probe_features(critics, test),
+        test.targets, train.tasks, use_knn=use_knn,
+    )  # fmt: skip
+
+
 def run_pair_experiment(
     source: PairSource,
     config: CriticConfig,
     sizes: Sizes = Sizes(),
     progress: Callable[[int, int], None] | None = None,
+    use_knn: bool = True,
 ) -> dict[str, float]:
     """Train critics on `source`'s pairs, then report held-out I_NCE and probe metrics.
 
     Keys: `i_nce`, `log_k`, `num_candidates` and the flat probe keys of
     `evaluate_features` (`digit.linear_top1`, `position.linear_mae_px`, ...). Data seeds
     are derived from `config.seed`, so seeds differ in data draw and in initialisation.
+
+    Args:
+        source: The views (`infomin.views.pairs.PairSource`).
+        config: The critics and their training; ``seed`` also seeds the data.
+        sizes: Pairs and probe images per split, and K of the held-out estimate.
+        progress: ``(done, total)`` training steps.
+        use_knn: Passed to `probe_critics`.
     """
     seed = config.seed
     critics = train_critics(source.pairs("train", sizes.train_pairs, seed), config, progress)
     estimate = held_out_i_nce(
         critics, source.pairs("test", sizes.test_pairs, seed), sizes.test_batch
     )
-    train = source.probe_set("train", sizes.probe_train, seed)
-    test = source.probe_set("test", sizes.probe_test, seed)
-    metrics = evaluate_features(
-        probe_features(critics, train), train.targets, probe_features(critics, test),
-        test.targets, train.tasks,
-    )  # fmt: skip
     return {
         "i_nce": estimate.i_nce,
         "log_k": estimate.log_k,
         "num_candidates": float(estimate.num_candidates),
-        **metrics,
+        **probe_critics(critics, source, sizes, seed, use_knn),
     }

@@ -1,16 +1,19 @@
 """The Colorful-Moving-MNIST table: what a contrastive encoder learns from what views share.
 
 Why: the paper's toy shows that only the shared factors are learned, and that a shared
-background is a shortcut that suppresses the digit. Each row trains the two critics of
-`infomin.experiments.pairs` on `ToyPairSource` pairs sharing one set of factors, then
-probes f2's frozen features (linear digit and background accuracy, position error of a
-ridge probe) on single frames of held-out digit images and photo regions. A random-init
-encoder of the same architecture, probed the same way, is the baseline the claims are
-measured against; chance is the floor. Rows may also be points of the toy ladder
-(`ladder=S`, see `infomin.views.toy`).
+background is a shortcut that suppresses the digit. The toy is a pair source plus its
+claims: each row is `infomin.experiments.pairs.run_pair_experiment` (the engine of every
+view experiment) on `ToyPairSource` pairs sharing one set of factors, which trains the
+two critics, measures held-out I_NCE and probes f2's frozen features (linear digit and
+background accuracy, position error of a ridge probe) on single frames of held-out digit
+images and photo regions. A random-init encoder of the same architecture, probed the
+same way, is the baseline the claims are measured against; chance is the floor. Rows may
+also be points of the toy ladder (`ladder=S`, see `infomin.views.toy`).
+
+The table's markdown and plot are `infomin.experiments.toy_report`.
 
 Speed: the prototype (width-32 convnet, 6,000 pairs, 8 epochs) took 80 s a row on 2
-cores. Here (measured, see `ToyConfig`): a quarter-width convnet (8 base channels),
+cores. Here (measured, see `TOY_CRITIC`, `TOY_SIZES`): a quarter-width convnet (8 base channels),
 4,096 pairs, 8 epochs, linear probes only (no kNN), probe sets rendered once per seed
 and shared by all rows. The (row, seed) jobs are independent, so they run in
 `workers` processes of `threads` torch threads each (default 2 x 1): small convolutions
@@ -32,24 +35,20 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 from typing import Any
 
-import torch
-
 from infomin.data.moving_digits import RenderConfig
-from infomin.evaluate.protocol import chance_levels, evaluate_features
+from infomin.evaluate.protocol import chance_levels
 from infomin.experiments.pairs import (
     CriticConfig,
-    PairCritics,
-    held_out_i_nce,
-    probe_features,
-    train_critics,
+    Sizes,
+    initial_critics,
+    probe_critics,
+    run_pair_experiment,
 )
 from infomin.experiments.pool import report_progress, run_jobs
-from infomin.experiments.statistics import claim_holds, paired_difference, pm, summarize
+from infomin.experiments.statistics import claim_holds, paired_difference, summarize
 from infomin.progress import ProgressCallback
-from infomin.reports import markdown_table
 from infomin.views.pairs import ProbeSet
 from infomin.views.toy import (
     LADDER_RANGE,
@@ -103,9 +102,30 @@ def canonical_row(row: str) -> str:
     return f"{LADDER_PREFIX}{step:g}"
 
 
+# The critics of the toy: a quarter-width convnet (8 base channels) keeping a 2 x 2 map.
+TOY_CRITIC = CriticConfig(
+    backbone="convnet", width=0.25, pool_size=2, embed_dim=64, temperature=0.1, epochs=8,
+    batch_size=128, lr=3e-3,
+)  # fmt: skip
+TOY_SIZES = Sizes(train_pairs=4096, test_pairs=1024, probe_train=3000, probe_test=1000,
+                  test_batch=256)  # fmt: skip
+# Keys of one (row, seed) run besides `seed` and `seconds` (log K is the table's).
+NOT_PER_ROW = ("log_k", "num_candidates")
+
+
 @dataclass(frozen=True)
 class ToyConfig:
-    """Everything that decides the table; the defaults are the full 3-seed run."""
+    """Everything that decides the table; the defaults are the full 3-seed run.
+
+    Attributes:
+        rows: Row names (`canonical_row`), in table order.
+        seeds: Seeds per row, from ``first_seed`` on.
+        canvas, digit_size, dim: The frames (`infomin.data.moving_digits.RenderConfig`).
+        critic: The critics and their training (its ``seed`` is each run's seed).
+        sizes: Pairs and probe frames per split, K of the held-out I_NCE.
+        workers: Processes for the (row, seed) jobs; 1 = in this process.
+        threads: Torch threads per worker.
+    """
 
     rows: tuple[str, ...] = ROWS
     seeds: int = 3
@@ -113,31 +133,22 @@ class ToyConfig:
     canvas: int = 32
     digit_size: int = 20
     dim: float = 0.6
-    width: float = 0.25  # convnet width multiplier: 8 base channels (prototype: 32)
-    pool_size: int = 2  # a 2 x 2 map keeps position for the localisation probe
-    embed_dim: int = 64
-    temperature: float = 0.1
-    epochs: int = 8
-    batch_size: int = 128  # training K
-    lr: float = 3e-3
-    train_pairs: int = 4096
-    test_pairs: int = 1024
-    test_batch: int = 256  # K of the held-out I_NCE
-    probe_train: int = 3000
-    probe_test: int = 1000
-    workers: int = 2  # processes for the (row, seed) jobs; 1 = in this process
-    threads: int = 1  # torch threads per worker
+    critic: CriticConfig = TOY_CRITIC
+    sizes: Sizes = TOY_SIZES
+    workers: int = 2
+    threads: int = 1
 
     def __post_init__(self) -> None:
-        counts = ("seeds", "epochs", "batch_size", "train_pairs", "test_pairs", "test_batch",
-                  "probe_train", "probe_test", "workers", "threads", "pool_size")  # fmt: skip
-        for name in counts:
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.train_pairs < self.batch_size:
-            raise ValueError(f"train_pairs ({self.train_pairs}) must be >= batch_size")
-        if self.test_pairs < self.test_batch:
-            raise ValueError(f"test_pairs ({self.test_pairs}) must be >= test_batch")
+        counts = {"seeds": self.seeds, "workers": self.workers, "threads": self.threads,
+                  "epochs": self.critic.epochs, "batch_size": self.critic.batch_size,
+                  "pool_size": self.critic.pool_size, **asdict(self.sizes)}  # fmt: skip
+        for name, value in counts.items():
+            if value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
+        if self.sizes.train_pairs < self.critic.batch_size:
+            raise ValueError(f"train_pairs ({self.sizes.train_pairs}) must be >= batch_size")
+        if self.sizes.test_pairs < self.sizes.test_batch:
+            raise ValueError(f"test_pairs ({self.sizes.test_pairs}) must be >= test_batch")
         if not self.rows:
             raise ValueError("need at least one row")
         object.__setattr__(self, "rows", tuple(canonical_row(row) for row in self.rows))
@@ -149,78 +160,61 @@ class ToyConfig:
     def render(self) -> RenderConfig:
         return RenderConfig(self.canvas, self.digit_size, self.dim)
 
-    @property
-    def steps(self) -> int:
-        """Optimiser steps of one row and seed."""
-        return self.epochs * (self.train_pairs // self.batch_size)
-
-    def critic(self, seed: int) -> CriticConfig:
-        return CriticConfig(
-            backbone="convnet", width=self.width, pool_size=self.pool_size,
-            embed_dim=self.embed_dim, temperature=self.temperature, epochs=self.epochs,
-            batch_size=self.batch_size, lr=self.lr, seed=seed,
-        )  # fmt: skip
-
     def source(self, row: str) -> ToyPairSource:
         """The pair source of a (canonical) row name."""
         if row.startswith(LADDER_PREFIX):
             step = float(row.removeprefix(LADDER_PREFIX))
-            return ToyPairSource("digit+background", self.canvas, self.digit_size, self.dim, step)
-        return ToyPairSource(row, self.canvas, self.digit_size, self.dim)
+            return _ToyRow("digit+background", self.canvas, self.digit_size, self.dim, step)
+        return _ToyRow(row, self.canvas, self.digit_size, self.dim)
 
 
 def quick_config(**changes: Any) -> ToyConfig:
     """One seed and smaller sizes: the whole table in about a minute or two on 2 cores."""
-    quick = {"seeds": 1, "train_pairs": 3072, "epochs": 6, "probe_train": 2000}
+    quick = {
+        "seeds": 1,
+        "critic": replace(TOY_CRITIC, epochs=6),
+        "sizes": replace(TOY_SIZES, train_pairs=3072, probe_train=2000),
+    }
     return replace(ToyConfig(), **{**quick, **changes})
 
 
-# --- one (row, seed) job -----------------------------------------------------------------
+# --- one (row, seed) job: the engine of `infomin.experiments.pairs` ----------------------
 
 
-@dataclass(frozen=True)
-class _ProbeData:
-    train: ProbeSet
-    test: ProbeSet
+@functools.lru_cache(maxsize=6)
+def _shared_probe_set(render: RenderConfig, split: str, n: int, seed: int) -> ProbeSet:
+    return toy_probe_set(render, split, n, seed)
 
 
-@functools.lru_cache(maxsize=3)
-def _probe_data(render: RenderConfig, n_train: int, n_test: int, seed: int) -> _ProbeData:
-    """The probe frames of one seed, shared by every row run in this process."""
-    return _ProbeData(
-        toy_probe_set(render, "train", n_train, seed),
-        toy_probe_set(render, "test", n_test, seed),
-    )
+class _ToyRow(ToyPairSource):
+    """A row's pairs; its probe frames are rendered once per process and shared by every
+    row and the baseline (they do not depend on what the views share)."""
 
-
-def _probe(critics: PairCritics, probes: _ProbeData) -> dict[str, float]:
-    train, test = probes.train, probes.test
-    return evaluate_features(
-        probe_features(critics, train), train.targets, probe_features(critics, test),
-        test.targets, train.tasks, use_knn=False,
-    )  # fmt: skip
+    def probe_set(self, split: str, n: int, seed: int) -> ProbeSet:
+        return _shared_probe_set(self.config, split, n, seed)
 
 
 def run_job(
     config: ToyConfig, row: str, seed: int, progress: ProgressCallback | None = None
 ) -> dict[str, float]:
-    """Metrics of one row (or the random-init baseline) for one seed, with its seconds."""
+    """Metrics of one row (or the random-init baseline) for one seed, with its seconds.
+
+    A row is `run_pair_experiment` on its source (linear probes only); the baseline probes
+    the same architecture untrained, initialised as that row's critics start.
+    """
     begin = time.perf_counter()
-    probes = _probe_data(config.render, config.probe_train, config.probe_test, seed)
+    critic = replace(config.critic, seed=seed)
     if row == BASELINE:
-        # The same architecture, untrained, seeded like the row's critics.
-        torch.manual_seed(seed)
-        critics = PairCritics((3, 3), config.canvas, config.critic(seed)).eval()
-        metrics = _probe(critics, probes)
+        untrained = initial_critics((3, 3), config.canvas, critic).eval()
+        # Any row's probe frames: they do not depend on what the views share.
+        probes = _ToyRow(frozenset(), config.canvas, config.digit_size, config.dim)
+        metrics = probe_critics(untrained, probes, config.sizes, seed, use_knn=False)
+        if progress is not None:
+            progress(1, 1)
     else:
-        source = config.source(row)
-        pairs = source.pairs("train", config.train_pairs, seed)
-        critics = train_critics(pairs, config.critic(seed), progress)
-        held_out = source.pairs("test", config.test_pairs, seed)
-        estimate = held_out_i_nce(critics, held_out, config.test_batch)
-        metrics = {"i_nce": estimate.i_nce, **_probe(critics, probes)}
-    if progress is not None and row == BASELINE:
-        progress(1, 1)
+        found = run_pair_experiment(config.source(row), critic, config.sizes, progress,
+                                    use_knn=False)  # fmt: skip
+        metrics = {k: v for k, v in found.items() if k not in NOT_PER_ROW}
     return {"seed": seed, **metrics, "seconds": time.perf_counter() - begin}
 
 
@@ -243,7 +237,7 @@ class _RowBars:
     """One progress bar per row, summing its seeds' steps."""
 
     def __init__(self, factory: ProgressFactory | None, config: ToyConfig, rows: list[str]):
-        self.bars = {row: factory(f"{_title(row)}") for row in rows} if factory else {}
+        self.bars = {row: factory(f"{row_title(row)}") for row in rows} if factory else {}
         self.done: dict[Job, int] = {}
         self.seeds = config.seeds
 
@@ -254,7 +248,8 @@ class _RowBars:
             self.bars[row](finished, total * self.seeds)
 
 
-def _title(row: str) -> str:
+def row_title(row: str) -> str:
+    """A row's name as the table shows it (`all three` for the three factors)."""
     return ROW_TITLES.get(row, row)
 
 
@@ -285,14 +280,14 @@ def run_toy_table(
                            config.workers, config.threads, on_message=bars)  # fmt: skip
         done = dict(zip(jobs, results, strict=True))
     finally:
-        _probe_data.cache_clear()  # the in-process runner's probe frames: free them
+        _shared_probe_set.cache_clear()  # the in-process runner's probe frames: free them
     rows = [_row(config, name, [done[(name, seed)] for seed in seeds]) for name in names]
     rows.append(_chance_row(config, seeds[0]))
     return {
         "config": asdict(config),
         "seeds": seeds,
-        "num_candidates": config.test_batch,
-        "log_k": math.log(config.test_batch),
+        "num_candidates": config.sizes.test_batch,
+        "log_k": math.log(config.sizes.test_batch),
         "columns": [list(column) for column in COLUMNS],
         "rows": rows,
         "claims": check_claims(rows),
@@ -330,8 +325,8 @@ def _row(config: ToyConfig, name: str, per_seed: list[dict[str, float]]) -> dict
 
 def _chance_row(config: ToyConfig, seed: int) -> dict[str, Any]:
     """What a representation-free guess scores on the probe sets of the first seed."""
-    _, train = toy_probe_targets(config.render, "train", config.probe_train, seed)
-    _, test = toy_probe_targets(config.render, "test", config.probe_test, seed)
+    _, train = toy_probe_targets(config.render, "train", config.sizes.probe_train, seed)
+    _, test = toy_probe_targets(config.render, "test", config.sizes.probe_test, seed)
     chance = chance_levels(TOY_TASKS, train, test)
     return {"name": CHANCE, "kind": "chance", "shared": [], "per_seed": [chance],
             "mean": dict(chance), "std": dict.fromkeys(chance, 0.0)}  # fmt: skip
@@ -373,118 +368,3 @@ def check_claims(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
              "per_seed": paired["per_seed"], "holds": holds}
         )  # fmt: skip
     return checks
-
-
-# --- markdown and plot -------------------------------------------------------------------
-
-
-def _cell(row: dict[str, Any], key: str) -> str:
-    if key not in row["mean"]:
-        return "—"
-    if row["kind"] == "chance" or len(row["per_seed"]) == 1:
-        return f"{row['mean'][key]:.2f}"
-    return pm({"mean": row["mean"][key], "std": row["std"][key]})
-
-
-def render_toy_markdown(results: dict[str, Any]) -> str:
-    """The table (mean ± std over seeds), what was run, timings and the claims' verdicts."""
-    header = ["shared"] + [
-        f"{title} (log K = {results['log_k']:.2f})" if key == "i_nce" else title
-        for key, title in COLUMNS
-    ]
-    table = [[_title(row["name"]), *(_cell(row, k) for k, _ in COLUMNS)]
-             for row in results["rows"]]  # fmt: skip
-    seeds = results["seeds"]
-    lines = [
-        "# Colorful-Moving-MNIST: what the views share is what is learned",
-        "",
-        f"{len(seeds)} seed(s) ({', '.join(map(str, seeds))}); cells are mean ± std over "
-        "seeds. Linear probes on f2's frozen features, fitted on single frames of training "
-        "digit images and photo regions, scored on held-out ones; accuracies in %, position "
-        "error = mean distance (px) of a ridge probe's prediction. I_NCE on held-out pairs "
-        f"with K = {results['num_candidates']} candidates (ceiling log K).",
-        "",
-        markdown_table(header, table),
-        "",
-        _setup_line(results),
-        "",
-        *_claims_markdown(results["claims"]),
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def _setup_line(results: dict[str, Any]) -> str:
-    c = results["config"]
-    times = ", ".join(
-        f"{_title(name)} {seconds / len(results['seeds']):.0f}"
-        for name, seconds in results["row_seconds"].items()
-    )
-    return (
-        f"Setup: {c['canvas']} px canvas, {c['digit_size']} px digits, background dimmed to "
-        f"{c['dim']:.0%}; v1 and v2 single frames; convnet width x{c['width']} with a "
-        f"{c['pool_size']}x{c['pool_size']} pooled map, two encoders; {c['train_pairs']} "
-        f"pairs x {c['epochs']} epochs, training K = {c['batch_size']}; probes on "
-        f"{c['probe_train']} / {c['probe_test']} frames. Wall time "
-        f"{results['elapsed_s']:.0f} s with {c['workers']} worker(s) x {c['threads']} "
-        f"thread(s); seconds per seed: {times}."
-    )
-
-
-def _claims_markdown(claims: list[dict[str, Any]]) -> list[str]:
-    if not claims:
-        return []
-    lines = ["## Claims (row - reference, paired by seed; must exceed its spread)", ""]
-    for claim in claims:
-        spread = "unknown with 1 seed" if claim["spread"] is None else f"{claim['spread']:.2f}"
-        verdict = "holds" if claim["holds"] else "does NOT hold"
-        lines.append(
-            f"- {claim['claim']}: {claim['metric']}, {_title(claim['row'])} - "
-            f"{claim['reference']} = {claim['difference']:+.2f} (spread {spread}): {verdict}"
-        )
-    return lines
-
-
-def save_toy_plot(results: dict[str, Any], path: str | Path) -> Path:
-    """`toy.png`: accuracies, position error and I_NCE per row (error bars = std over
-    seeds; dashed = random-init, dotted = chance, grey line = log K)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    from infomin.outputs import atomic_write
-
-    rows = {row["name"]: row for row in results["rows"]}
-    trained = [row for row in results["rows"] if row["kind"] in ("shared", "ladder")]
-    labels = [_title(row["name"]) for row in trained]
-    x = range(len(trained))
-    figure = Figure(figsize=(15, 4.6), layout="constrained")
-    FigureCanvasAgg(figure)
-    accuracy, position, mi = figure.subplots(1, 3)
-    metrics = (("digit.linear_top1", "digit", "tab:blue", -0.2),
-               ("background.linear_top1", "background", "tab:orange", 0.2))  # fmt: skip
-    for key, label, colour, shift in metrics:
-        accuracy.bar([i + shift for i in x], [r["mean"][key] for r in trained], 0.4,
-                     yerr=[r["std"][key] for r in trained], color=colour, label=label,
-                     capsize=3)  # fmt: skip
-        _reference_lines(accuracy, rows, key, colour)
-    accuracy.plot([], [], "k--", linewidth=1, label=BASELINE)
-    accuracy.plot([], [], "k:", linewidth=1, label=CHANCE)
-    accuracy.set(ylabel="linear probe top-1 %", title="what is learned")
-    accuracy.legend(fontsize=8)
-    key = "position.linear_mae_px"
-    position.bar(x, [r["mean"][key] for r in trained], 0.6, yerr=[r["std"][key] for r in trained],
-                 color="tab:green", capsize=3)  # fmt: skip
-    _reference_lines(position, rows, key, "tab:green")
-    position.set(ylabel="position error px (lower is better)", title="localisation")
-    mi.bar(x, [r["mean"]["i_nce"] for r in trained], 0.6,
-           yerr=[r["std"]["i_nce"] for r in trained], color="tab:purple", capsize=3)  # fmt: skip
-    mi.axhline(results["log_k"], color="grey", linewidth=1)
-    mi.set(ylabel=f"I_NCE (nats; log K = {results['log_k']:.2f})", title="what the views share")
-    for axis in (accuracy, position, mi):
-        axis.set_xticks(list(x), labels, rotation=30, ha="right", fontsize=8)
-    return atomic_write(path, lambda tmp: figure.savefig(tmp, format="png", dpi=100))
-
-
-def _reference_lines(axis: Any, rows: dict[str, Any], key: str, colour: str) -> None:
-    for name, style in ((BASELINE, "--"), (CHANCE, ":")):
-        if name in rows and key in rows[name]["mean"]:
-            axis.axhline(rows[name]["mean"][key], color=colour, linestyle=style, linewidth=1)
