@@ -16,7 +16,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "infomin"
 
 # The small shared helpers at the top of the package: importable from every layer.
-HELPERS = {"config", "outputs", "progress", "reports", "threads"}
+HELPERS = {"config", "outputs", "progress", "reports", "run_folder", "threads"}
 BELOW_EXPERIMENTS = {"data", "views", "objectives", "models", "evaluate", "helpers"}
 # What each package may import besides itself (docs/design.md, "Layers").
 ALLOWED: dict[str, set[str]] = {
