@@ -1,6 +1,7 @@
 """Views: how one sample becomes the inputs that contrastive learning compares.
 
-- ``colorspaces``: RGB -> Lab, YCbCr, YDbDr, ... and ``ChannelSplit`` (the CMC view).
+- ``colorspaces``: RGB -> Lab, YCbCr, YDbDr, ... and ``ChannelSplit`` (the CMC view);
+  ``color_conversions`` computes each conversion.
 - ``recipes``: augmentation recipes A-E as data (``RecipeSpec``, ``RECIPES``) and
   ``build_recipe``.
 - ``jigsaw``: ``JigsawPatches``, the PIRL/InfoMin nine-patch branch.
@@ -15,7 +16,7 @@ May import: data and the shared helpers (config, outputs, progress, reports, thr
 A view never knows who consumes or measures it.
 """
 
-from infomin.views.batched import BatchedRecipe
+from infomin.views.batched import BatchedJigsaw, BatchedRecipe, BatchedViews
 from infomin.views.colorspaces import (
     COLOR_SPACES,
     ChannelSplit,
@@ -64,7 +65,9 @@ __all__ = [
     "IMAGENET_MEAN_255",
     "RECIPES",
     "SMALL_IMAGE_RULE",
+    "BatchedJigsaw",
     "BatchedRecipe",
+    "BatchedViews",
     "ChannelSplit",
     "ColorSpace",
     "JigsawGeometry",
