@@ -10,7 +10,7 @@
 - ``pairs``: the view contract (``PairSet``, ``ProbeSet``, ``PairSource``).
 - ``images`` (``ImagePool``), ``sources`` (colour-space, patch, recipe, learned-view
   sources), ``toy`` (the toy's factor-sharing frames), ``flows`` (the learned g),
-  ``specs`` (the SPEC grammar and registry).
+  ``spec_kinds`` (the kinds a SPEC names, written once), ``specs`` (parsing SPECs).
 
 May import: data and the shared helpers (config, outputs, progress, reports, threads).
 A view never knows who consumes or measures it.
