@@ -314,7 +314,10 @@ def test_a_dead_ddp_rank_stops_the_other_and_resume_finishes(tmp_path, reliabili
     errors = open(tmp_path / "stderr", "w+")  # a file: a full pipe could block the run  # noqa: SIM115
     main_proc = subprocess.Popen([sys.executable, "-m", "infomin", *argv], env=env,
                                  stdout=subprocess.DEVNULL, stderr=errors)  # fmt: skip
-    _wait_for(out / "checkpoints" / "epoch000.ckpt", main_proc, timeout=600)
+    try:
+        _wait_for(out / "checkpoints" / "epoch000.ckpt", main_proc, timeout=600)
+    except AssertionError as err:  # say why the run ended early
+        raise AssertionError(f"{err}: {(tmp_path / 'stderr').read_text()[-2000:]}") from None
     children = subprocess.run(["pgrep", "-P", str(main_proc.pid)], capture_output=True,
                               text=True).stdout.split()  # fmt: skip
     assert children, "Lightning started no second process"
