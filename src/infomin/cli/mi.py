@@ -3,29 +3,53 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, ClassVar
 
 from infomin.cli.common import UserError, add_data_args, add_overwrite_arg, positive_int
 from infomin.cli.options import add_config_args, print_dry_run, resolve, write_config
 from infomin.run_folder import claim
 
-HELP = """\
+VIEW_SPECS = "{view specs}"  # where a help text gets `kinds_help()`, when it is printed
+
+HELP = f"""\
 Train two critic encoders f1, f2 to maximise InfoNCE between the views named by --views,
 then report I_NCE = log K - L_NCE on held-out pairs of the test split, always with K
 (candidates per query) and the log K ceiling, per seed and as mean ± std over seeds, plus
 the frozen probe metrics of the trained encoders on the downstream task.
 
-View specs (KIND[:ITEM,...], ITEM = VALUE for the main parameter or NAME=VALUE):
-  colorspace:lab                         L vs ab of one image (11 spaces + rgb)
-  patches:distance=16                    two patches of one photo, 16 px apart
-  recipe:D,jitter_strength=0.5,crop_scale=0.3   two augmented copies of one image
-  toy:digit+background | toy:ladder=1.5  Colorful-Moving-MNIST views
-Default data: photo-patches (label: the photo) for colorspace/recipe/patches,
-colorful-moving-digits for toy; --data picks another labelled dataset.
+  infomin mi --views colorspace:lab --out DIR
+
+{VIEW_SPECS}
 
 Writes OUT/results.json, OUT/config.yaml and prints a markdown table.
 """
+
+
+def _view_specs_help() -> str:
+    from infomin.views.specs import kinds_help
+
+    return kinds_help()
+
+
+class GeneratedHelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """A raw description whose marks (`sections`) become generated text when printed.
+
+    Why only when printed: the view-spec help is generated from the grammar
+    (`infomin.views.specs.kinds_help`), whose import pulls in the view stack (timm,
+    kornia, zuko: about a second), which every command would pay at start-up if the text
+    were built with the parser.
+    """
+
+    sections: ClassVar[dict[str, Callable[[], str]]] = {VIEW_SPECS: _view_specs_help}
+
+    def add_text(self, text: str | None) -> None:
+        for mark, generate in self.sections.items():
+            if text is not None and mark in text:
+                text = text.replace(mark, generate())
+        super().add_text(text)
+
 
 THREADS_HELP = (
     "torch threads (default 1: these small convnets ran 7x slower with 2 threads than "
@@ -94,7 +118,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "mi",
         help="I_NCE of a pair of views (with K, log K, mean ± std over seeds) and probes",
         description=HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=GeneratedHelpFormatter,
     )
     parser.add_argument("--views", help="view spec, e.g. colorspace:lab (required)")
     add_data_args(parser, default=None)

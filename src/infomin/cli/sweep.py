@@ -3,28 +3,31 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import textwrap
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from infomin.cli.common import UserError, add_data_args, add_overwrite_arg
-from infomin.cli.mi import add_critic_args, critic_settings
+from infomin.cli.mi import VIEW_SPECS, GeneratedHelpFormatter, add_critic_args, critic_settings
 from infomin.cli.options import add_config_args, print_dry_run, write_config
 from infomin.cli.options import resolve as resolve_options
 from infomin.run_folder import claim
 
-HELP = """\
+NAMED_EXPERIMENTS = "{named experiments}"  # where the help gets `EXPERIMENTS`, when printed
+
+HELP = f"""\
 For each setting of one view parameter: train the critics f1, f2 to maximise InfoNCE
 (with the pair engine the critics are the pretrained encoders), measure held-out I_NCE
 (with K and log K), and probe the frozen encoders on the downstream task; repeat over
-seeds. List --values from the weakest to the strongest views.
+seeds. List --values from the weakest to the strongest views; --vary names any
+parameter of the views' kind (below).
 
   infomin sweep --views recipe:B --vary jitter_strength --values 0 0.5 1 2 --out DIR
   infomin sweep --experiment colorspaces --out DIR
 
-Named experiments: colorspaces (all 11 colour spaces), patch-distance (photo-patches),
-jitter, crop and blur (recipe B strength ladders) and randaugment (recipe D), all on
-16 px photo-patches, 3 seeds, a few minutes each on 2 cores. Parameters any
-recipe ladder can vary: crop_scale, jitter_strength, blur_sigma (with blur_p > 0),
-randaugment_magnitude, grayscale_p, jitter_p, blur_p, flip_p.
+{NAMED_EXPERIMENTS}
+
+{VIEW_SPECS}
 
 Writes OUT/results.csv (one row per setting and seed: setting, value, seed, i_nce, K,
 log_K, accuracy, views, probe keys, seconds), OUT/results.json (with mean ± std per
@@ -33,12 +36,30 @@ seeds, log K line), OUT/vs_parameter.png, OUT/table.md and OUT/config.yaml.
 """
 
 
+def _named_experiments_help(width: int = 88) -> str:
+    """``--experiment`` NAME: what it sweeps, one entry per named experiment."""
+    from infomin.experiments.sweep import EXPERIMENTS
+
+    lines = ["Named experiments (--experiment NAME; 3 seeds, a few minutes each on 2 cores):"]
+    for name, experiment in EXPERIMENTS.items():
+        text = f"{name}: {experiment.vary} of {experiment.views}; {experiment.description}"
+        lines.append(textwrap.fill(text, width, initial_indent="  ", subsequent_indent="      "))
+    return "\n".join(lines)
+
+
+class _SweepHelpFormatter(GeneratedHelpFormatter):
+    sections: ClassVar[dict[str, Callable[[], str]]] = {
+        **GeneratedHelpFormatter.sections,
+        NAMED_EXPERIMENTS: _named_experiments_help,
+    }
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "sweep",
         help="I_NCE and accuracy along a ladder of views: table, CSV, reverse-U plot",
         description=HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_SweepHelpFormatter,
     )
     parser.add_argument("--experiment", default=None, help="a named experiment (see above)")
     parser.add_argument("--views", default=None, help="base view spec, e.g. recipe:B")

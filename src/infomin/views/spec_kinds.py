@@ -8,6 +8,7 @@ texts (`kinds_help`), the parser (`infomin.views.specs`) and the builders all re
 from __future__ import annotations
 
 import math
+import re
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -277,11 +278,26 @@ NOTES = (
 
 
 def kinds_help(width: int = 88) -> str:
-    """Every kind's grammar line and meaning, then the notes on sizes and datasets."""
+    """Every kind's grammar line and meaning, then the notes on sizes and datasets.
+
+    What `infomin mi --help` and `infomin sweep --help` print, so the help cannot drift
+    from the grammar. Lines fit in ``width`` columns (grammar lines break after a comma).
+    """
     lines = ["View specs: KIND[:ITEM,...], ITEM = VALUE (the main parameter, first) or NAME=VALUE."]
     for kind in KINDS.values():
-        lines.append(f"  {kind.usage()}")
+        lines.append(_wrap_usage(kind.usage(), width))
         lines.append(textwrap.fill(kind.about, width, initial_indent=" " * 6,
                                    subsequent_indent=" " * 6))  # fmt: skip
     lines.append(textwrap.fill(NOTES, width))
     return "\n".join(lines)
+
+
+def _wrap_usage(usage: str, width: int) -> str:
+    """A kind's grammar line, indented 2, continued (indent 4) after a comma past ``width``."""
+    lines, line = [], "  "
+    for piece in re.split(r"(?<=,)", usage):
+        if line.strip() and len(line) + len(piece) > width:
+            lines.append(line)
+            line = "    "
+        line += piece
+    return "\n".join([*lines, line])
