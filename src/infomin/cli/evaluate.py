@@ -113,7 +113,7 @@ _NETWORK_OPTIONS = ("backbone", "width", "pool_size", "batch_size")
 
 def eval_config(args: argparse.Namespace, pretrained: bool) -> EvalConfig:
     """The evaluation's config from resolved options; refuses options it would ignore."""
-    from infomin.data import check_location, is_embedded
+    from infomin.data import check_data_options, check_location, is_embedded
 
     chosen = [name for name in ("weights", "random_init", "raw_pixels") if getattr(args, name)]
     if len(chosen) != 1:
@@ -127,14 +127,8 @@ def eval_config(args: argparse.Namespace, pretrained: bool) -> EvalConfig:
             if getattr(args, name) is not None:
                 raise UserError(f"--{name.replace('_', '-')} cannot apply: {why}")
     embedded = is_embedded(args.data)
-    for name in ("train_size", "test_size"):
-        if getattr(args, name) is not None and not embedded:
-            raise UserError(
-                f"--{name.replace('_', '-')} cannot apply: it sets the size of embedded "
-                f"datasets, and {args.data!r} uses its whole split"
-            )
-    if args.skip_corrupt and args.data not in ("folder", "folder-unlabeled"):
-        raise UserError(f"--skip-corrupt applies to image folders, not to {args.data!r}")
+    sizes = {"train_size": args.train_size, "test_size": args.test_size}
+    check_data_options(args.data, sizes, args.skip_corrupt)
     base = EvalConfig()
     network = {name: getattr(args, name) for name in _NETWORK_OPTIONS}
     network = {k: v if v is not None else getattr(base, k) for k, v in network.items()}

@@ -18,6 +18,7 @@ from infomin.data.photos import PHOTO_NAMES
 from infomin.data.real import CIFAR10, CIFAR100, STL10, ImageFolder
 from infomin.data.registry import (
     DATASETS,
+    check_data_options,
     check_location,
     data_location,
     dataset_options,
@@ -45,6 +46,7 @@ __all__ = [
     "PhotoPatches",
     "RenderConfig",
     "Task",
+    "check_data_options",
     "check_location",
     "data_location",
     "dataset_options",

@@ -177,6 +177,23 @@ def data_location(name: str, data_dir: str | os.PathLike[str] | None) -> Path:
     return path
 
 
+def check_data_options(
+    name: str, sizes: dict[str, int | None], skip_corrupt: bool, embedded: bool | None = None
+) -> None:
+    """Refuse data options that would be ignored: sample counts (`sizes`, by option name)
+    for data read whole from disk, `skip_corrupt` off image folders. `embedded`: whether
+    some dataset of the run takes sizes (default: whether `name` does)."""
+    takes_sizes = is_embedded(name) if embedded is None else embedded
+    for option, value in sizes.items():
+        if value is not None and not takes_sizes:
+            raise DatasetError(
+                f"{option} cannot apply: it sets the size of embedded datasets, and "
+                f"{name!r} uses its whole split"
+            )
+    if skip_corrupt and name not in ("folder", "folder-unlabeled"):
+        raise DatasetError(f"skip_corrupt applies to image folders, not to {name!r}")
+
+
 def _check_name(name: str) -> None:
     if name not in _ENTRIES:
         raise DatasetError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")

@@ -15,7 +15,14 @@ from dataclasses import dataclass
 import torch
 
 from infomin.config import ConfigError
-from infomin.data import DatasetError, check_location, has_labels, image_channels, is_embedded
+from infomin.data import (
+    DatasetError,
+    check_data_options,
+    check_location,
+    has_labels,
+    image_channels,
+    is_embedded,
+)
 from infomin.methods.presets import Preset, get_preset
 from infomin.methods.probe_data import ProbeData, probe_data
 from infomin.views.specs import SpecError, check_views_data, parse_spec
@@ -107,14 +114,8 @@ class PretrainConfig:
                 "the batch (no queue, no memory bank)"
             )
         embedded = is_embedded(self.data) or bool(self.eval_data and is_embedded(self.eval_data))
-        for name in ("train_size", "test_size"):
-            if getattr(self, name) is not None and not embedded:
-                raise ConfigError(
-                    f"{name} cannot apply: it sets the size of embedded datasets, and "
-                    f"{self.data!r} uses its whole split"
-                )
-        if self.skip_corrupt and self.data not in ("folder", "folder-unlabeled"):
-            raise ConfigError(f"skip_corrupt applies to image folders, not to {self.data!r}")
+        sizes = {"train_size": self.train_size, "test_size": self.test_size}
+        check_data_options(self.data, sizes, self.skip_corrupt, embedded)
         if self.online_probe and not has_labels(self.data):
             raise ConfigError(f"online_probe cannot apply: {self.data!r} has no labels")
         if self.views is not None and self.train_split is not None:
