@@ -34,6 +34,7 @@ class BankMethod(ContrastiveMethod):
     def against_bank(self, query: Tensor, bank: int, index: Tensor, negatives: Tensor) -> Tensor:
         """Query vs the bank entry of its own sample and the drawn negative rows."""
         criterion = self.criteria[bank]
+        # query [B, E] vs positive bank[index] [B, E] and bank[negatives] [B, K, E].
         return bank_loss(query, self.banks[bank], index, criterion, negative_indices=negatives)
 
     def tower_inputs(self, views: tuple[Tensor, ...]) -> list[Tensor]:
@@ -64,7 +65,7 @@ class BankMethod(ContrastiveMethod):
             loss = self.against_bank(z1, 1, index, negatives)
             loss = loss + self.against_bank(z2, 0, index, negatives)
             updates = [z1, z2]
-        with torch.no_grad():
+        with torch.no_grad():  # after the loss: bank[index] <- normalise(m bank[index] + (1-m) z)
             for bank, z in zip(self.banks, updates, strict=True):
                 bank.update(index, z)
         return loss

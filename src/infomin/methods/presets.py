@@ -51,21 +51,31 @@ class Preset:
         return asdict(self)
 
 
+# fmt: off
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
-        Preset("insdis", "rgb", False, "bank", "A", "linear", 0.07, 0.08),
-        Preset("cmc", "ydbdr-split", False, "bank", "C", "linear", 0.07, 0.08),
-        Preset("moco", "rgb", False, "queue", "A", "linear", 0.07, 0.2),
-        Preset("pirl", "rgb", True, "bank", "A", "linear", 0.07, 0.08),
-        Preset("mocov2", "rgb", False, "queue", "B", "mlp", 0.2, 0.2),
-        Preset("cmcv2", "ydbdr-split", False, "queue", "E", "mlp", 0.2, 0.2),
-        Preset("infomin", "rgb", True, "queue", "D", "mlp", 0.15, 0.2),
+        Preset(name="insdis",  input="rgb",         jigsaw=False, negatives="bank",  aug="A",
+               head="linear", temperature=0.07, crop_min=0.08),
+        Preset(name="cmc",     input="ydbdr-split", jigsaw=False, negatives="bank",  aug="C",
+               head="linear", temperature=0.07, crop_min=0.08),
+        Preset(name="moco",    input="rgb",         jigsaw=False, negatives="queue", aug="A",
+               head="linear", temperature=0.07, crop_min=0.2),
+        Preset(name="pirl",    input="rgb",         jigsaw=True,  negatives="bank",  aug="A",
+               head="linear", temperature=0.07, crop_min=0.08),
+        Preset(name="mocov2",  input="rgb",         jigsaw=False, negatives="queue", aug="B",
+               head="mlp",    temperature=0.2,  crop_min=0.2),
+        Preset(name="cmcv2",   input="ydbdr-split", jigsaw=False, negatives="queue", aug="E",
+               head="mlp",    temperature=0.2,  crop_min=0.2),
+        Preset(name="infomin", input="rgb",         jigsaw=True,  negatives="queue", aug="D",
+               head="mlp",    temperature=0.15, crop_min=0.2),
         # SimCLR is not in the reference code; its paper's recipe: in-batch negatives,
         # symmetric NT-Xent, tau 0.5 at small batch, MoCo v2's augmentations.
-        Preset("simclr", "rgb", False, "batch", "B", "mlp", 0.5, 0.08, num_negatives=0),
+        Preset(name="simclr",  input="rgb",         jigsaw=False, negatives="batch", aug="B",
+               head="mlp",    temperature=0.5,  crop_min=0.08, num_negatives=0),
     )
 }
+# fmt: on
 
 # What changes for small images (<= 96 px, e.g. CIFAR/STL/the embedded data): a shorter
 # queue/bank draw (65,536 negatives would mostly be stale keys on a 50k-image set with

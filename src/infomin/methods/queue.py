@@ -40,8 +40,16 @@ class QueueMethod(ContrastiveMethod):
 
     @torch.no_grad()
     def keys(self, tower: int, x: Tensor) -> Tensor:
-        """Keys of the EMA encoder, computed on a shuffled batch (no BN shortcut)."""
-        return shuffled_forward(self.key_towers[tower], x)
+        """Keys of the EMA encoder, computed on a shuffled batch (no BN shortcut).
+
+        Args:
+            tower: Which key tower.
+            x: ``[B, C, H, W]`` key inputs (crop 2, or the tower's channel group).
+
+        Returns:
+            ``[B, E]`` unit-norm keys, no gradient.
+        """
+        return shuffled_forward(self.key_towers[tower], x)  # [B, E]
 
     def pairs(self, views: tuple[Tensor, ...]) -> list[tuple[int, Tensor, int, Tensor]]:
         """(query tower, query input, key tower, key input) for each loss direction.
@@ -60,6 +68,7 @@ class QueueMethod(ContrastiveMethod):
         return [(0, v1, 1, v2), (1, v2, 0, v1)]
 
     def contrastive_loss(self, views: tuple[Tensor, ...], index: Tensor) -> Tensor:
+        # EMA before the keys: key encoder <- m * key encoder + (1 - m) * online, per tower.
         for online, target in zip(self.online, self.key_towers, strict=True):
             momentum_update(online, target, self.preset.ema)
         loss = torch.zeros((), device=views[0].device)
@@ -68,7 +77,8 @@ class QueueMethod(ContrastiveMethod):
             key = self.keys(k_tower, k_input)  # [B, E]
             negatives = self.queues[k_tower].negatives()  # [K, E], before this step's keys
             criterion = self.criteria[k_tower]
-            query_loss = criterion(self.embed(q_tower, q_input), key, negatives)
+            query = self.embed(q_tower, q_input)  # [B, E], with gradient
+            query_loss = criterion(query, key, negatives)  # logits [B, 1 + K], positive first
             if self.jigsaw_head is not None:
                 z_jigsaw = self.embed_jigsaw(self.jigsaw_view(views))  # [B, E]
                 jigsaw = criterion(z_jigsaw, key, negatives)
@@ -76,5 +86,5 @@ class QueueMethod(ContrastiveMethod):
             loss = loss + query_loss
             new_keys[k_tower] = key
         for tower, key in new_keys.items():
-            self.queues[tower].enqueue(key)
+            self.queues[tower].enqueue(key)  # the global batch [B * world, E] replaces the oldest
         return loss

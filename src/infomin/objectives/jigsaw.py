@@ -108,12 +108,12 @@ class JigsawHead(nn.Module):
         batch, patches, _ = patch_features.shape
         if patches != self.num_patches:
             raise ValueError(f"expected {self.num_patches} patches, got {patches}")
-        projected = self.project_patches(patch_features)
+        projected = self.project_patches(patch_features)  # [B, P, patch_dim]
         if permutation is None:
             permutation = random_patch_permutation(
                 batch, patches, generator, device=patch_features.device
-            )
+            )  # [B, P]
         index = permutation.to(projected.device).unsqueeze(-1).expand_as(projected)
-        shuffled = projected.gather(1, index)
-        z = self.output(shuffled.reshape(batch, -1))
+        shuffled = projected.gather(1, index)  # [B, P, patch_dim], slot j <- patch perm[b, j]
+        z = self.output(shuffled.reshape(batch, -1))  # [B, P * patch_dim] -> [B, out_dim]
         return F.normalize(z, dim=-1) if self.normalize else z

@@ -94,12 +94,12 @@ class MemoryBank(nn.Module):
         everywhere). Repeated indices within one update are not supported: which
         write wins would be unspecified (a sampler without replacement never repeats).
         """
-        indices = distributed.gather(indices.to(self.bank.device), differentiable=False)
-        features = distributed.gather(features.detach(), differentiable=False)
+        indices = distributed.gather(indices.to(self.bank.device), differentiable=False)  # [n]
+        features = distributed.gather(features.detach(), differentiable=False)  # [n, dim]
         features = features.to(device=self.bank.device, dtype=self.bank.dtype)
         if features.shape != (indices.shape[0], self.dim):
             raise ValueError(f"features must be [B, {self.dim}], got {tuple(features.shape)}")
-        mixed = self.momentum * self.bank[indices] + (1.0 - self.momentum) * features
+        mixed = self.momentum * self.bank[indices] + (1.0 - self.momentum) * features  # [n, dim]
         self.bank[indices] = F.normalize(mixed, dim=1)
 
     def extra_repr(self) -> str:
@@ -130,10 +130,10 @@ def bank_loss(
     if negative_indices is None:
         if num_negatives is None:
             raise ValueError("give num_negatives or negative_indices")
-        negative_indices = bank.sample(query.shape[0], num_negatives, generator)
-    positive = bank.positives(indices).to(query.dtype)
-    negatives = bank.entries(negative_indices).to(query.dtype)
-    return criterion(query, positive, negatives)
+        negative_indices = bank.sample(query.shape[0], num_negatives, generator)  # [B, K]
+    positive = bank.positives(indices).to(query.dtype)  # [B, D]: the item's own entry
+    negatives = bank.entries(negative_indices).to(query.dtype)  # [B, K, D]
+    return criterion(query, positive, negatives)  # logits [B, 1 + K], positive first
 
 
 class MemoryBankLoss(nn.Module):

@@ -66,16 +66,16 @@ class MomentumQueue(nn.Module):
         ``(pointer + n) % size``. If the batch is larger than the queue, only its last
         ``size`` keys (the newest) are kept, at the rows they would have reached.
         """
-        keys = distributed.gather(keys.detach(), differentiable=False)
+        keys = distributed.gather(keys.detach(), differentiable=False)  # [n, dim], all ranks
         keys = keys.to(device=self.queue.device, dtype=self.queue.dtype)
         if keys.dim() != 2 or keys.shape[1] != self.dim:
             raise ValueError(f"keys must be [n, {self.dim}], got {tuple(keys.shape)}")
         n = keys.shape[0]
         start = int(self.pointer)
-        offsets = torch.arange(n, device=self.queue.device)
-        if n > self.size:
+        offsets = torch.arange(n, device=self.queue.device)  # [n]
+        if n > self.size:  # keep the newest `size` keys
             keys, offsets = keys[n - self.size :], offsets[n - self.size :]
-        self.queue[(start + offsets) % self.size] = keys
+        self.queue[(start + offsets) % self.size] = keys  # rows [min(n, size)] of [size, dim]
         self.pointer.fill_((start + n) % self.size)
 
     def extra_repr(self) -> str:
@@ -144,8 +144,9 @@ class MoCoLoss(nn.Module):
         self.criterion = criterion if criterion is not None else InfoNCELoss(temperature)
 
     def forward(self, query: Tensor, key: Tensor, update: bool = True) -> Tensor:
-        key = key.detach()
-        loss = self.criterion(query, key, self.queue.negatives().to(query.dtype))
+        key = key.detach()  # [B, dim], no gradient to the key encoder
+        negatives = self.queue.negatives().to(query.dtype)  # [size, dim], before this enqueue
+        loss = self.criterion(query, key, negatives)  # query [B, dim]; logits [B, 1 + size]
         if update:
             self.queue.enqueue(key)
         return loss

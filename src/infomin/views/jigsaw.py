@@ -62,13 +62,13 @@ def extract_grid_patches(img: Tensor, grid: int, cell: int, patch: int) -> Tenso
     if img.shape[-2:] != (side, side):
         raise ValueError(f"expected a {side}x{side} image, got {tuple(img.shape[-2:])}")
     slack = cell - patch
-    offsets = torch.randint(0, slack + 1, (grid * grid, 2)).tolist()
+    offsets = torch.randint(0, slack + 1, (grid * grid, 2)).tolist()  # (dy, dx) per cell
     patches = []
     for index, (dy, dx) in enumerate(offsets):
         row, col = divmod(index, grid)
         top, left = row * cell + dy, col * cell + dx
-        patches.append(img[..., top : top + patch, left : left + patch])
-    return torch.stack(patches)
+        patches.append(img[..., top : top + patch, left : left + patch])  # [C, patch, patch]
+    return torch.stack(patches)  # [grid * grid, C, patch, patch]
 
 
 class JigsawPatches:
