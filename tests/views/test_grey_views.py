@@ -11,7 +11,7 @@ from infomin.data import DatasetError, load_dataset
 from infomin.data.transforms import GRAY_MEAN, GRAY_STD, RGB_MEAN, RGB_STD, to_model_input
 from infomin.views import JigsawPatches, build_recipe
 from infomin.views.images import ImagePool
-from infomin.views.recipes import (
+from infomin.views.randaugment import (
     IMAGENET_MEAN_255,
     PILRandAugment,
     RandAugmentSpec,

@@ -13,14 +13,16 @@ from torchvision.transforms import v2
 
 from infomin.data.transforms import RGB_MEAN
 from infomin.views.colorspaces import get_color_space
-from infomin.views.recipes import (
+from infomin.views.randaugment import (
     CMC_RANDAUGMENT_OPS,
-    CROP_SCALE_BANK,
-    CROP_SCALE_QUEUE,
     IMAGENET_MEAN_255,
-    RECIPES,
     PILRandAugment,
     RandAugmentSpec,
+)
+from infomin.views.recipes import (
+    CROP_SCALE_BANK,
+    CROP_SCALE_QUEUE,
+    RECIPES,
     RecipeSpec,
     SmallImageRule,
     blur_kernel_size,

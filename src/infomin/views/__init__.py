@@ -3,7 +3,7 @@
 - ``colorspaces``: RGB -> Lab, YCbCr, YDbDr, ... and ``ChannelSplit`` (the CMC view);
   ``color_conversions`` computes each conversion.
 - ``recipes``: augmentation recipes A-E as data (``RecipeSpec``, ``RECIPES``) and
-  ``build_recipe``.
+  ``build_recipe``; ``randaugment``: their timm RandAugment step (``RandAugmentSpec``).
 - ``jigsaw``: ``JigsawPatches``, the PIRL/InfoMin nine-patch branch.
 - ``multiview``: ``MultiView`` / ``TwoCrop`` to bundle views of one sample.
 - ``batched``: ``BatchedRecipe``, the recipes' steps on a whole batch on any device.
@@ -37,22 +37,24 @@ from infomin.views.jigsaw import (
     jigsaw_geometry,
 )
 from infomin.views.multiview import MultiView, TwoCrop
-from infomin.views.recipes import (
+from infomin.views.randaugment import (
     CMC_RANDAUGMENT_OPS,
-    CROP_SCALE_BANK,
-    CROP_SCALE_QUEUE,
     IMAGENET_MEAN_255,
-    RECIPES,
-    SMALL_IMAGE_RULE,
     PILRandAugment,
     RandAugmentSpec,
+    build_timm_randaugment,
+)
+from infomin.views.recipes import (
+    CROP_SCALE_BANK,
+    CROP_SCALE_QUEUE,
+    RECIPES,
+    SMALL_IMAGE_RULE,
     RecipeSpec,
     RecipeTransform,
     SmallImageRule,
     adapt_to_small_images,
     blur_kernel_size,
     build_recipe,
-    build_timm_randaugment,
     ensure_rgb,
     get_recipe,
 )
