@@ -217,3 +217,30 @@ def fashion_mnist_root(tmp_path: Path) -> Path:
 def idx_files() -> tuple:
     """`(write_idx, write_fashion_mnist)`, for tests that make their own (bad) IDX files."""
     return write_idx, write_fashion_mnist
+
+
+def write_photos(root: Path, sizes: tuple[tuple[int, int], ...] = ((320, 240), (240, 300),
+                 (256, 256))) -> Path:  # fmt: skip
+    """A folder of colour photos of different sizes (width, height), alternately PNG and
+    JPEG, named photo0..: a colour gradient of its own hue plus noise, so each photo is
+    recognisable from a patch; and a text file the photo reader must skip."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    root.mkdir(parents=True, exist_ok=True)
+    for index, (width, height) in enumerate(sizes):
+        ramp = np.linspace(0, 1, width)[None, :, None] * np.linspace(0.3, 1, height)[:, None, None]
+        hue = np.roll(np.array([1.0, 0.4, 0.1]), index)
+        pixels = 200 * ramp * hue + rng.integers(0, 40, size=(height, width, 3))
+        suffix = ".png" if index % 2 == 0 else ".jpg"
+        Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).save(root / f"photo{index}{suffix}")
+    (root / "README.txt").write_text("not a photo\n")
+    return root
+
+
+@pytest.fixture
+def photo_folder(tmp_path: Path) -> Path:
+    """Three small colour photos (PNG and JPEG) and a text file, for photo-patches'
+    --data-dir."""
+    return write_photos(tmp_path / "photos")

@@ -9,14 +9,19 @@ default 32 px patch covers a sixth of the short side: enough structure to tell p
 apart, and room for centre distances up to about 160 px inside the test region.
 Regions: a patch of a split lies entirely inside that split's columns of the photo
 (left 65% train, right 35% test; see `infomin.data.photos`).
+High-resolution photos: `data_dir` (`--data-dir`) names a folder of photos that replaces
+the bundled ones (class = the file); with `photo_size` near their own short side (e.g.
+1024 for Debian's mate-backgrounds) centre distances of 500 px and more fit.
 Coordinates: offsets and centres are (x, y) = (column, row) in the resized photo;
 pixel j covers [j, j + 1), so a patch with top-left x0 has its centre at x0 + size / 2.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,16 +44,43 @@ class PatchPairs:
     distance: torch.Tensor  # float32 [N]: actual distance, within 0.71 px of the request
 
 
-def _cut(photo_index: int, x: int, y: int, size: int, photo_size: int) -> torch.Tensor:
+def _cut(
+    photo_index: int, x: int, y: int, size: int, photo_size: int, folder: Path | None = None
+) -> torch.Tensor:
     """One `uint8 [3, size, size]` patch with top-left (x, y)."""
-    array = photos.photo(photo_index, photo_size)[y : y + size, x : x + size]
+    array = photos.photo(photo_index, photo_size, folder)[y : y + size, x : x + size]
     return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
 
 
-def max_distance(split: str, patch_size: int = 32, photo_size: int = 192) -> np.ndarray:
+def max_distance(
+    split: str, patch_size: int = 32, photo_size: int = 192, folder: Path | None = None
+) -> np.ndarray:
     """Per photo, the largest centre distance two patches of `split` can have."""
-    x_low, x_high, y_low, y_high = photos.offset_ranges(photo_size, split, patch_size)
+    x_low, x_high, y_low, y_high = photos.offset_ranges(photo_size, split, patch_size, folder)
     return np.hypot(x_high - x_low, y_high - y_low)
+
+
+def check_distance(
+    distance: float,
+    split: str,
+    patch_size: int = 32,
+    photo_size: int = 192,
+    folder: Path | None = None,
+    photo: int | None = None,
+) -> None:
+    """Refuse (`DatasetError`, one line) a centre distance that some photo that may be
+    drawn (every photo, or `photo`) cannot hold inside `split`'s region; callers check
+    before any work, `patch_pairs` before drawing."""
+    check_split(split, photos.SPLITS, "photo-patches")
+    limits = max_distance(split, patch_size, photo_size, folder)
+    names = photos.photo_names(folder)
+    for index in range(len(names)) if photo is None else [photo]:
+        if distance < 0 or distance > limits[index]:
+            raise DatasetError(
+                f"patch distance {distance} px is impossible in the {split} region of photo "
+                f"{names[index]!r} (0 to {limits[index]:.1f} px for {patch_size} px patches "
+                f"at photo_size {photo_size})"
+            )
 
 
 def patch_pairs(
@@ -59,33 +91,30 @@ def patch_pairs(
     photo_size: int = 192,
     seed: int = 0,
     photo: int | None = None,
+    folder: Path | None = None,
 ) -> PatchPairs:
     """Draw `num_pairs` pairs of patches from one photo each, centres `distance` px apart.
 
     The direction is random among those that keep both patches inside the split's region;
-    the displacement is rounded to whole pixels. Photos are uniform unless `photo` fixes
-    one. Raises `DatasetError` if the distance does not fit a photo that may be drawn.
+    the displacement is rounded to whole pixels. Photos (bundled, or those of `folder`)
+    are uniform unless `photo` fixes one. Raises `DatasetError` if the distance does not
+    fit a photo that may be drawn.
     """
-    check_split(split, photos.SPLITS, "photo-patches")
-    x_low, x_high, y_low, y_high = photos.offset_ranges(photo_size, split, patch_size)
+    check_distance(distance, split, patch_size, photo_size, folder, photo)
+    x_low, x_high, y_low, y_high = photos.offset_ranges(photo_size, split, patch_size, folder)
     width, height = x_high - x_low, y_high - y_low  # room for the top-left corner
-    candidates = range(photos.NUM_PHOTOS) if photo is None else [photo]
-    for index in candidates:
-        if distance < 0 or distance > np.hypot(width[index], height[index]):
-            raise DatasetError(
-                f"patch distance {distance} px is impossible in the {split} region of photo "
-                f"{photos.PHOTO_NAMES[index]!r} (0 to {np.hypot(width[index], height[index]):.1f} "
-                f"px for {patch_size} px patches at photo_size {photo_size})"
-            )
     rng = np.random.default_rng([seed, _SPLIT_IDS[split], 7])
-    chosen = rng.integers(photos.NUM_PHOTOS, size=num_pairs) if photo is None else None
+    chosen = rng.integers(photos.num_photos(folder), size=num_pairs) if photo is None else None
     chosen = np.full(num_pairs, photo) if chosen is None else chosen
     dx, dy = _displacements(rng, float(distance), width[chosen], height[chosen])
     x1 = x_low[chosen] + _uniform_int(rng, np.maximum(0, -dx), width[chosen] - np.maximum(0, dx))
     y1 = y_low[chosen] + _uniform_int(rng, np.maximum(0, -dy), height[chosen] - np.maximum(0, dy))
     x2, y2 = x1 + dx, y1 + dy
     cut = [
-        (_cut(p, a, b, patch_size, photo_size), _cut(p, c, d, patch_size, photo_size))
+        (
+            _cut(p, a, b, patch_size, photo_size, folder),
+            _cut(p, c, d, patch_size, photo_size, folder),
+        )
         for p, a, b, c, d in zip(chosen, x1, y1, x2, y2, strict=True)
     ]
     centers = np.stack([np.stack([x1, y1], 1), np.stack([x2, y2], 1)], 1) + patch_size / 2
@@ -124,7 +153,8 @@ def _uniform_int(rng: np.random.Generator, low: np.ndarray, high: np.ndarray) ->
 
 
 class PhotoPatches(ImageDataset):
-    """Random square patches of the bundled photos; the target `photo` is the photo index."""
+    """Random square patches of the bundled photos, or of the photos in `data_dir`; the
+    target `photo` is the photo index."""
 
     name = "photo-patches"
 
@@ -136,28 +166,34 @@ class PhotoPatches(ImageDataset):
         photo_size: int = 192,
         seed: int = 0,
         transform: Callable[[torch.Tensor], Any] | None = None,
+        data_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__(transform)
         self.split = check_split(split, photos.SPLITS, self.name)
         self.patch_size, self.photo_size, self.seed = patch_size, photo_size, seed
+        self.folder = photos.as_folder(data_dir)
+        names = photos.photo_names(self.folder)
         rng = np.random.default_rng([seed, _SPLIT_IDS[split]])
-        x_low, x_high, y_low, y_high = photos.offset_ranges(photo_size, split, patch_size)
-        photo = rng.integers(photos.NUM_PHOTOS, size=num_patches)
+        x_low, x_high, y_low, y_high = photos.offset_ranges(
+            photo_size, split, patch_size, self.folder
+        )
+        photo = rng.integers(len(names), size=num_patches)
         x = _uniform_int(rng, x_low[photo], x_high[photo])
         y = _uniform_int(rng, y_low[photo], y_high[photo])
         self.photo = torch.from_numpy(photo.astype(np.int64))
         self.offset = torch.from_numpy(np.stack([x, y], axis=1).astype(np.int64))  # (x, y)
-        self.tasks = {"photo": classification("photo", photos.NUM_PHOTOS)}
-        self.class_names = {"photo": list(photos.PHOTO_NAMES)}
+        self.tasks = {"photo": classification("photo", len(names))}
+        self.class_names = {"photo": names}
 
     def __len__(self) -> int:
         return len(self.photo)
 
     def raw_item(self, index: int) -> Item:
         x, y = (int(v) for v in self.offset[index])
-        image = _cut(int(self.photo[index]), x, y, self.patch_size, self.photo_size)
+        image = _cut(int(self.photo[index]), x, y, self.patch_size, self.photo_size, self.folder)
         return image, {"photo": self.photo[index]}
 
     def pairs(self, distance: float, num_pairs: int, seed: int = 0) -> PatchPairs:
         """Patch pairs at `distance` px from this dataset's split, patch size and scale."""
-        return patch_pairs(distance, num_pairs, self.split, self.patch_size, self.photo_size, seed)
+        return patch_pairs(distance, num_pairs, self.split, self.patch_size, self.photo_size,
+                           seed, folder=self.folder)  # fmt: skip

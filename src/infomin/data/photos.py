@@ -21,13 +21,23 @@ photo are the train region, the right 35% the test region. A crop or patch belon
 split only if it lies entirely inside that split's region, so train and test never share
 a pixel. 35% (not the usual 30%) leaves room for a crop of a third of the short side
 even in a square photo, which is the default background scale of colorful-moving-digits.
+
+A folder of photos (`folder`, photo-patches' `--data-dir`) replaces the bundled set: every
+.jpg/.jpeg/.png/.bmp/.tif/.tiff/.webp file directly inside it, in name order, class = the
+file's stem. Why: the paper cuts its patch pairs from high-resolution photos, so that
+distances of hundreds of pixels exist; the bundled ones are too small for that. Debian's
+`mate-backgrounds` installs 12 nature photos (1280-2560 px wide) in `HIRES_DIR`. Folder
+photos are read once per process (the resized copies are cached, the originals are not:
+they can be 15 MB each); the same left/right regions keep train and test disjoint.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -36,6 +46,14 @@ from infomin.data.base import DatasetError
 
 TRAIN_FRACTION = 0.65
 SPLITS = ("train", "test")
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+HIRES_PACKAGE = "mate-backgrounds"
+HIRES_DIR = Path("/usr/share/backgrounds/mate/nature")
+FOLDER_HINT = (
+    f"Debian package {HIRES_PACKAGE} installs 12 high-resolution photos in {HIRES_DIR} "
+    f"(apt-get install {HIRES_PACKAGE}); or give --data-dir FOLDER of .jpg/.png photos"
+)
 
 
 @dataclass(frozen=True)
@@ -68,7 +86,7 @@ NUM_PHOTOS = len(PHOTOS)
 
 @functools.cache
 def load_photo(index: int) -> np.ndarray:
-    """The original photo `index` as a read-only `uint8 [H, W, 3]` RGB array (cached)."""
+    """The bundled photo `index` as a read-only `uint8 [H, W, 3]` RGB array (cached)."""
     source = PHOTOS[index]
     path = resources.files(source.package) / source.file
     try:
@@ -85,20 +103,68 @@ def load_photo(index: int) -> np.ndarray:
     return array
 
 
+def as_folder(data_dir: str | os.PathLike[str] | None) -> Path | None:
+    """`data_dir` as the absolute path the caches key on (None: the bundled photos)."""
+    return None if data_dir is None else Path(data_dir).expanduser().absolute()
+
+
 @functools.cache
-def photo(index: int, short_side: int | None = None) -> np.ndarray:
-    """Photo `index` resized (antialiased) so its shorter side is `short_side` (cached).
+def folder_photos(folder: Path) -> tuple[Path, ...]:
+    """The photo files directly inside `folder`, in name order (listed once per process,
+    so that class indices stay fixed while a run reads them)."""
+    if not folder.is_dir():
+        problem = "is not a directory" if folder.exists() else "does not exist"
+        raise DatasetError(f"photo folder {folder} {problem}: {FOLDER_HINT}")
+    files = sorted(
+        path for path in folder.iterdir()
+        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+    )  # fmt: skip
+    if not files:
+        raise DatasetError(f"no photos ({', '.join(IMAGE_SUFFIXES)}) in {folder}: {FOLDER_HINT}")
+    return tuple(files)
+
+
+def photo_names(folder: Path | None = None) -> list[str]:
+    """Class names: the bundled photos' names, or the folder's file stems."""
+    return list(PHOTO_NAMES) if folder is None else [p.stem for p in folder_photos(folder)]
+
+
+def num_photos(folder: Path | None = None) -> int:
+    """How many photos (classes) the bundled set or `folder` holds."""
+    return NUM_PHOTOS if folder is None else len(folder_photos(folder))
+
+
+def _read_file(path: Path) -> np.ndarray:
+    """One photo file as `uint8 [H, W, 3]` RGB; a corrupt or unreadable file is one line."""
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"), dtype=np.uint8)
+    except (OSError, ValueError, Image.DecompressionBombError) as error:
+        raise DatasetError(f"photo {path} is not a readable image: {error}") from None
+
+
+def _original(index: int, folder: Path | None) -> np.ndarray:
+    if folder is None:
+        return load_photo(index)
+    return _read_file(folder_photos(folder)[index])
+
+
+@functools.cache
+def photo(index: int, short_side: int | None = None, folder: Path | None = None) -> np.ndarray:
+    """Photo `index` (bundled, or of `folder`) resized (antialiased) so its shorter side is
+    `short_side` (cached).
 
     `None` keeps the original resolution. The array is read-only because it is shared.
     """
-    original = load_photo(index)
+    original = _original(index, folder)
     if short_side is None:
-        return original
-    height, width = original.shape[:2]
-    scale = short_side / min(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    resized = Image.fromarray(original).resize(size, Image.Resampling.LANCZOS)
-    array = np.asarray(resized, dtype=np.uint8).copy()
+        array = original
+    else:
+        height, width = original.shape[:2]
+        scale = short_side / min(height, width)
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        resized = Image.fromarray(original).resize(size, Image.Resampling.LANCZOS)
+        array = np.asarray(resized, dtype=np.uint8).copy()
     array.setflags(write=False)
     return array
 
@@ -114,21 +180,22 @@ def region_columns(width: int, split: str) -> tuple[int, int]:
 
 
 def offset_ranges(
-    short_side: int | None, split: str, size: int
+    short_side: int | None, split: str, size: int, folder: Path | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per photo, the allowed top-left offsets of a `size` square inside `split`'s region.
+    """Per photo (bundled, or of `folder`), the allowed top-left offsets of a `size` square
+    inside `split`'s region.
 
     Returns `x_low, x_high, y_low, y_high` (inclusive bounds, one entry per photo). Raises
     `DatasetError` when the square does not fit some photo's region, naming the fix.
     """
     bounds = []
-    for index, source in enumerate(PHOTOS):
-        height, width = photo(index, short_side).shape[:2]
+    for index, name in enumerate(photo_names(folder)):
+        height, width = photo(index, short_side, folder).shape[:2]
         x0, x1 = region_columns(width, split)
         if x1 - x0 < size or height < size:
             raise DatasetError(
                 f"a {size}px square does not fit the {split} region ({x1 - x0}x{height} px) of "
-                f"photo {source.name!r} at short side {short_side}; use a larger short side"
+                f"photo {name!r} at short side {short_side}; use a larger short side"
             )
         bounds.append((x0, x1 - size, 0, height - size))
     x_low, x_high, y_low, y_high = (np.array(column) for column in zip(*bounds, strict=True))

@@ -5,11 +5,14 @@ table turns names into constructors, lists the choices for help texts, and turns
 user mistake (unknown name, option or split, missing `--data-dir`) into a one-line
 `DatasetError` instead of a traceback.
 
-Where data lives, three kinds: embedded (generated or bundled: `--data-dir` is refused,
-it would be ignored), on disk with no usual place (`--data-dir` required), and on disk
-where a system package installs it (`--data-dir` optional: the entry's `default_dir`,
-e.g. Debian's `/usr/share/datasets/fashion-mnist`). `check_location` and `load_dataset`
-both resolve the folder through `data_location`, the one place for these rules.
+Where data lives, four kinds: embedded (generated or bundled: `--data-dir` is refused,
+it would be ignored), embedded unless a folder is given (`reads_folder`: photo-patches
+cuts its patches from the photos of `--data-dir` when given one, e.g. high-resolution
+photos, and from the bundled ones otherwise), on disk with no usual place (`--data-dir`
+required), and on disk where a system package installs it (`--data-dir` optional: the
+entry's `default_dir`, e.g. Debian's `/usr/share/datasets/fashion-mnist`).
+`check_location` and `load_dataset` both resolve the folder through `data_location`,
+the one place for these rules.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infomin.data import fashion_mnist
+from infomin.data import fashion_mnist, photos
 from infomin.data.base import DatasetError, ImageDataset
 from infomin.data.moving_digits import ColorfulMovingDigits
 from infomin.data.photo_patches import PhotoPatches
@@ -39,6 +42,7 @@ class _Entry:
     default_dir: Path | None = None  # where a system package installs it (no --data-dir)
     install_hint: str = ""  # how to get the data, for the missing-folder line
     channels: int = 3  # of every item's image: known before any file is read
+    reads_folder: bool = False  # embedded, but a given --data-dir replaces its files
 
 
 def _folder(labels: bool) -> Callable[..., ImageDataset]:
@@ -59,10 +63,13 @@ _ENTRIES: dict[str, _Entry] = {
         ColorfulMovingDigits,
     ),
     "photo-patches": _Entry(
-        "square patches of bundled photos, labelled by photo (embedded; patch-distance views)",
-        lambda split, data_dir, **kw: PhotoPatches(split, **kw),
+        "square patches of bundled photos, or of the photos in DATA_DIR when given (e.g. "
+        f"{photos.HIRES_DIR}), labelled by photo (patch-distance views)",
+        lambda split, data_dir, **kw: PhotoPatches(split, data_dir=data_dir, **kw),
         False,
         PhotoPatches,
+        install_hint=photos.FOLDER_HINT,
+        reads_folder=True,
     ),
     "cifar10": _Entry(
         "CIFAR-10 from DATA_DIR/cifar-10-batches-py (python pickles), 10 classes",
@@ -120,7 +127,8 @@ def dataset_options(name: str) -> list[str]:
 
 
 def is_embedded(name: str) -> bool:
-    """True for the datasets that ship with the package (no `--data-dir`)."""
+    """True for the datasets that ship with the package (no `--data-dir`, or one that
+    replaces their files: photo-patches); they take sample counts, not whole splits."""
     _check_name(name)
     return not _ENTRIES[name].needs_data_dir
 
@@ -146,11 +154,13 @@ def default_data_dir(name: str) -> Path | None:
 
 def check_location(name: str, data_dir: str | os.PathLike[str] | None) -> None:
     """Refuse, before any work, a data folder that cannot serve dataset `name`: a folder
-    given for an embedded dataset (it would be ignored), none or a missing one for a
-    dataset on disk. The line names the dataset and what it expects."""
+    given for an embedded dataset that reads none (it would be ignored), a missing one,
+    or none for a dataset on disk. The line names the dataset and what it expects."""
     _check_name(name)
     if is_embedded(name):
-        if data_dir is not None:
+        if data_dir is not None and _ENTRIES[name].reads_folder:
+            data_location(name, data_dir)
+        elif data_dir is not None:
             raise DatasetError(
                 f"--data-dir {data_dir} cannot apply: dataset {name!r} is embedded "
                 "(drop --data-dir, or name a dataset read from disk with --data)"
@@ -215,7 +225,7 @@ def load_dataset(
     _check_name(name)
     info = _ENTRIES[name]
     if not info.needs_data_dir and data_dir is not None:
-        check_location(name, data_dir)
+        check_location(name, data_dir)  # refused unless the entry reads a given folder
     allowed = dataset_options(name)
     unknown = sorted(set(options) - set(allowed))
     if unknown:
@@ -227,5 +237,7 @@ def load_dataset(
     if info.needs_data_dir:
         if options.get("download") and data_dir is not None:
             Path(data_dir).expanduser().mkdir(parents=True, exist_ok=True)
+        path = data_location(name, data_dir)
+    elif data_dir is not None:  # an embedded dataset reading the given folder instead
         path = data_location(name, data_dir)
     return info.build(split, path, transform=transform, **options)

@@ -68,7 +68,7 @@ def _load_images(pool: ImagePool, split: str, n: int, seed: int) -> LabelledImag
             options["patch_size"] = pool.size
         if pool.photo_size is not None:
             options["photo_size"] = pool.photo_size
-        return _stack(load_dataset(PHOTO_PATCHES, split, **options), range(n))
+        return _stack(load_dataset(PHOTO_PATCHES, split, pool.data_dir, **options), range(n))
     if pool.data == DIGITS:
         dataset = load_dataset(DIGITS, split, num_clips=n, frames=1, seed=seed)
         return _stack(dataset, range(n), pool.size)

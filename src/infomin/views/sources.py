@@ -23,7 +23,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from infomin.data.photo_patches import PatchPairs, patch_pairs
+from infomin.data import check_location, photos
+from infomin.data.photo_patches import PatchPairs, check_distance, patch_pairs
 from infomin.data.transforms import to_model_input
 from infomin.threads import torch_threads
 from infomin.views.colorspaces import (
@@ -119,26 +120,41 @@ class LearnedViewSource:
 
 
 class PatchSource:
-    """Two patches of one photo at a fixed centre distance; probe f1 on single patches."""
+    """Two patches of one photo at a fixed centre distance; probe f1 on single patches.
+
+    The photos are the bundled ones, or those of `data_dir` (high-resolution photos, for
+    distances of hundreds of pixels). The folder and the distance are checked when the
+    source is built, so a sweep refuses an impossible setting before any training.
+    """
 
     primary_metric = "photo.linear_top1"
 
     def __init__(
-        self, distance: float, size: int = 32, photo_size: int = 192, name: str | None = None
+        self,
+        distance: float,
+        size: int = 32,
+        photo_size: int = 192,
+        name: str | None = None,
+        data_dir: str | None = None,
     ) -> None:
         self.distance, self.size, self.photo_size = distance, size, photo_size
         self.name = name or f"patches:distance={distance:g}"
+        check_location(PHOTO_PATCHES, data_dir)
+        self.data_dir, self.folder = data_dir, photos.as_folder(data_dir)
+        for split in photos.SPLITS:
+            check_distance(distance, split, size, photo_size, self.folder)
 
     def raw_pairs(self, split: str, n: int, seed: int) -> PatchPairs:
         """The `uint8` patches, photos, centres and actual distances of `n` pairs."""
-        return patch_pairs(self.distance, n, split, self.size, self.photo_size, seed)
+        return patch_pairs(self.distance, n, split, self.size, self.photo_size, seed,
+                           folder=self.folder)  # fmt: skip
 
     def pairs(self, split: str, n: int, seed: int) -> PairSet:
         raw = self.raw_pairs(split, n, seed)
         return PairSet(to_model_input(raw.first), to_model_input(raw.second))
 
     def probe_set(self, split: str, n: int, seed: int) -> ProbeSet:
-        pool = ImagePool(PHOTO_PATCHES, size=self.size, photo_size=self.photo_size)
+        pool = ImagePool(PHOTO_PATCHES, self.data_dir, self.size, self.photo_size)
         drawn = pool.images(split, n, seed)
         return ProbeSet(to_model_input(drawn.images), None, drawn.targets, drawn.tasks)
 

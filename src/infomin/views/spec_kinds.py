@@ -144,7 +144,7 @@ def _build_colorspace(p: dict[str, Any], data: str, data_dir: str | None, name: 
 
 def _build_patches(p: dict[str, Any], data: str, data_dir: str | None, name: str) -> PairSource:
     size, photo_size = int(p.get("size", 32)), int(p.get("photo_size", 192))
-    return PatchSource(p["distance"], size, photo_size, name)
+    return PatchSource(p["distance"], size, photo_size, name, data_dir)
 
 
 def _build_recipe(p: dict[str, Any], data: str, data_dir: str | None, name: str) -> PairSource:
