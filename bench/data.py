@@ -42,7 +42,7 @@ from bench.common import (
 )
 from infomin.data import photos
 from infomin.views import BatchedRecipe, JigsawPatches, build_recipe, get_recipe
-from infomin.views.batched import SeparableGaussianBlur
+from infomin.views.blur import SeparableGaussianBlur
 from infomin.views.recipes import RecipeTransform, adapt_to_small_images, blur_kernel_size
 
 SIZES = (32, 224)

@@ -10,6 +10,7 @@ from torchvision.transforms.v2 import functional as tvf
 from infomin.data.transforms import to_model_input
 from infomin.views import BatchedRecipe
 from infomin.views import batched as B
+from infomin.views.blur import SeparableGaussianBlur, blur_by_matrices
 
 
 def images(n: int = 6, side: int = 40, seed: int = 0) -> torch.Tensor:
@@ -58,7 +59,7 @@ def test_separable_blur_is_torchvisions_blur(as_float: bool) -> None:
     torch.manual_seed(0)
     expected = v2.GaussianBlur(11, (0.5, 2.0))(x)
     torch.manual_seed(0)
-    got = B.SeparableGaussianBlur(11, (0.5, 2.0))(x)
+    got = SeparableGaussianBlur(11, (0.5, 2.0))(x)
     assert got.dtype == x.dtype and got.shape == x.shape
     if as_float:
         torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
@@ -70,7 +71,7 @@ def test_separable_blur_is_torchvisions_blur(as_float: bool) -> None:
 def test_blur_by_matrices_equals_the_convolution() -> None:
     x = torch.rand(3, 3, 12, 16, generator=seeded(16))
     sigmas = torch.tensor([0.4, 1.0, 3.0])
-    torch.testing.assert_close(B.blur_by_matrices(x, 7, sigmas), B._blur(x, 7, sigmas))
+    torch.testing.assert_close(blur_by_matrices(x, 7, sigmas), B._blur(x, 7, sigmas))
 
 
 def test_crop_matches_bilinear_resize_inside_the_box() -> None:

@@ -76,6 +76,7 @@ from torch import Tensor
 from torchvision.transforms import v2
 
 from infomin.data.transforms import to_model_input
+from infomin.views.blur import SeparableGaussianBlur
 from infomin.views.colorspaces import canonical_color_space, to_normalized_color_space
 from infomin.views.randaugment import CMC_RANDAUGMENT_OPS, PILRandAugment, RandAugmentSpec
 
@@ -278,9 +279,7 @@ def _augmentation_steps(spec: RecipeSpec, image_size: int) -> list[Callable[[Ten
         )
     if spec.blur_p > 0:
         # torchvision's blur as two 1-D passes: same draw and output, 1.73x faster
-        # InfoMin Aug at 224 px (bench/data.py). Imported here: batched imports recipes.
-        from infomin.views.batched import SeparableGaussianBlur
-
+        # InfoMin Aug at 224 px (bench/data.py).
         kernel = blur_kernel_size(image_size, spec.blur_kernel_fraction)
         blur = SeparableGaussianBlur(kernel_size=kernel, sigma=spec.blur_sigma)
         steps.append(blur if spec.blur_p >= 1.0 else v2.RandomApply([blur], p=spec.blur_p))
