@@ -11,6 +11,7 @@ had not finished). Each row is also recorded for docs/reliability.md.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -36,6 +37,7 @@ from infomin.methods.faults import (
 )
 from infomin.methods.in_batch import InBatchMethod
 from infomin.methods.pretrain import PretrainConfig, pretrain
+from infomin.outputs import WriteError
 
 STEPS_PER_EPOCH = 40
 EPOCHS = 2
@@ -268,12 +270,14 @@ def test_checkpoint_write_that_fails_keeps_the_previous_file(tmp_path, monkeypat
     path = tmp_path / "last.ckpt"
     AtomicCheckpointIO().save_checkpoint({"step": 1}, path)
 
-    def half_then_crash(obj, file, *args, **kwargs):
-        Path(file).write_bytes(b"half a checkpoint")
-        raise OSError("No space left on device")
+    real_write_bytes = Path.write_bytes
 
-    monkeypatch.setattr(torch, "save", half_then_crash)
-    with pytest.raises(OSError, match="No space"):
+    def half_then_crash(self: Path, data, *args, **kwargs):
+        real_write_bytes(self, bytes(data)[: len(data) // 2])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(Path, "write_bytes", half_then_crash)
+    with pytest.raises(WriteError, match=r"cannot write .*last.ckpt: No space"):
         AtomicCheckpointIO().save_checkpoint({"step": 2}, path)
     monkeypatch.undo()
     reliability(
