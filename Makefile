@@ -31,7 +31,8 @@ reliability-doc: $(STAMP)
 	INFOMIN_RELIABILITY_REPORT=docs/reliability.md $(BIN)/python -m pytest -q -m 'slow or not slow' \
 		tests/cli/test_bad_inputs.py tests/methods/test_faults.py tests/test_run_folder.py
 
-# BENCHMARKS.md from bench/results/*.json (about 6 minutes on 2 CPU cores; step first:
+# BENCHMARKS.md from bench/results/*.json (about 6 minutes on 2 CPU cores, plus the whole
+# epochs of bench.epoch, 15-20 more; step first:
 # the data benchmark reads the step's consumption rate). `python -m bench.NAME --help`.
 bench: $(STAMP)
 	$(BIN)/python -m bench.step
@@ -39,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.probe
 	$(BIN)/python -m bench.memory
 	$(BIN)/python -m bench.gpu
+	$(BIN)/python -m bench.epoch
 	$(BIN)/python -m bench.render
 
 # The transfer comparison (README "Transfer at small scale"): 3 seeds, about 3 hours on 2

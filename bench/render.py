@@ -21,6 +21,10 @@ GOALS = {
     "step_vs_bare": 1.10,
     "probe_speedup": 10.0,
     "probe_gap_points": 0.5,
+    # Whole epochs (bench/epoch.py): samples/s over the bare backbone's, per method.
+    "epoch_vs_bare": {"simclr": 0.8, "mocov2": 0.7, "infomin": 0.7},
+    "epoch_vs_lightly": 1.5,
+    "epoch_peak_growth": 1.25,
 }
 
 
@@ -234,12 +238,94 @@ def gpu_section(r: dict) -> list[str]:
     return ["## 5. GPU", "", line, "", *provenance(r)]
 
 
+def shares(entry: dict) -> str:
+    """Where an epoch's time went, largest first (shares of the timed epoch)."""
+    parts = sorted(entry.get("breakdown_share", {}).items(), key=lambda kv: -kv[1])
+    return ", ".join(f"{k} {v:.0%}" for k, v in parts if v >= 0.005)
+
+
+def epoch_rows(r: dict) -> tuple[list[list[Any]], list[list[Any]]]:
+    """The throughput table and the where-the-time-goes table."""
+    rows, where = [], []
+    for dataset, cells in r["cells"].items():
+        for method, c in ordered(cells, METHOD_ORDER):
+            v, q = c["variants"], c["ratios"]
+
+            def rate(name: str, v=v) -> str:
+                return f"{v[name]['samples_per_s']:.0f}" if name in v else "-"
+
+            def ratio(key: str, q=q) -> str:
+                return f"{q[key]:.2f}x" if key in q else "-"
+
+            peak = " / ".join(f"{v[k]['peak_rss_mb']:.0f}" for k in ("before", "after") if k in v)
+            load = " ".join(map(str, c["load"]))
+            rows.append([dataset, method, rate("before"), rate("after"), ratio("after_vs_before"),
+                         ratio("before_vs_bare"), ratio("after_vs_bare"), rate("lightly"),
+                         ratio("after_vs_lightly"), peak, load])  # fmt: skip
+            for k in ("before", "after"):
+                if k in v:
+                    where.append([dataset, method, k, shares(v[k])])
+    return rows, where
+
+
+def epoch_goals(r: dict) -> list[str]:
+    """One line per goal, met or not, by the medians of the after runs."""
+    lines = []
+    cells = r["cells"].get("digits", {})
+    for method, c in ordered(cells, METHOD_ORDER):
+        goal = GOALS["epoch_vs_bare"][method]
+        if "after_vs_bare" in c["ratios"]:
+            got = c["ratios"]["after_vs_bare"]
+            lines.append(f"{method} after / bare >= {goal:.1f}x: {verdict(got >= goal)} "
+                         f"({got:.2f}x)")  # fmt: skip
+        if "after_vs_lightly" in c["ratios"]:
+            got, goal = c["ratios"]["after_vs_lightly"], GOALS["epoch_vs_lightly"]
+            lines.append(f"{method} after / lightly >= {goal:.1f}x: {verdict(got >= goal)} "
+                         f"({got:.2f}x)")  # fmt: skip
+        if "peak_after_vs_before" in c:
+            got, goal = c["peak_after_vs_before"], GOALS["epoch_peak_growth"]
+            lines.append(f"{method} peak memory after / before <= {goal:.2f}x: "
+                         f"{verdict(got <= goal)} ({got:.2f}x)")  # fmt: skip
+    return lines
+
+
+def epoch_section(r: dict) -> list[str]:
+    s = r["settings"]
+    rows, where = epoch_rows(r)
+    header = ["data", "method", "before samples/s", "after samples/s", "after / before",
+              "before / bare", "after / bare", "lightly samples/s", "after / lightly",
+              "peak MiB (before / after)", "load avg"]  # fmt: skip
+    goals = epoch_goals(r)
+    lines = [
+        "## 6. Whole epochs",
+        "",
+        f"One epoch of `infomin pretrain` (probe off), batch {s['batch_size']}, "
+        f"{s['threads']} torch thread(s), timed after its first steps, checkpoint included. "
+        f"before = commit {s['before']} (today's main when issue 12 began), after = this "
+        "tree, each in a fresh process; bare = the backbone passes of the method on fixed "
+        "tensors at the same precision, in its faster memory format; lightly = lightly "
+        f"{s['lightly']}'s SimCLRTransform, a DataLoader ({s['lightly_workers']} worker) and "
+        "a plain loop on the same backbone. Ratios of samples/s (> 1: faster), median of "
+        f"{s['rounds']} alternating round(s) ({s.get('fashion_rounds', 1)} on fashion); "
+        "load avg = the machine's 1-minute load before each round and after the last (2 "
+        "cores, shared: figures taken under load are noisy, ratios within a round less so).",
+        "",
+        *table(header, rows),
+    ]
+    if goals:
+        lines += ["Goals (digits, 32 px): " + "; ".join(goals) + ".", ""]
+    lines += ["Where the time goes (shares of the timed epoch; Lightning's SimpleProfiler):", ""]
+    lines += table(["data", "method", "run", "shares"], where)
+    return [*lines, *provenance(r)]
+
+
 SECTIONS: dict[str, Callable[[dict], list[str]]] = {
     "step": step_section,
     "data": data_section,
     "probe": probe_section,
     "memory": memory_section,
     "gpu": gpu_section,
+    "epoch": epoch_section,
 }
 
 
