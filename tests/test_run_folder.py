@@ -255,3 +255,25 @@ def test_a_failed_checkpoint_write_stops_the_run_with_exit_4(error, tmp_path, re
                 f"writing a checkpoint fails: {errno.errorcode[error]}",
                 "infomin pretrain ... (checkpoint writes fail)",
                 f"exit 4: {line}; no temporary file left")  # fmt: skip
+
+
+def test_a_refused_run_leaves_no_run_behind(tmp_path, capsys):
+    """A user error found after the folder was claimed and config.yaml written (here: a
+    labelled folder without test/) takes back the folder this run created, so that the
+    retry needs no --overwrite; a folder that held other files keeps them."""
+    from PIL import Image
+
+    root = tmp_path / "labelled"
+    for label in ("a", "b"):
+        (root / "train" / label).mkdir(parents=True)
+        for i in range(4):
+            Image.new("RGB", (32, 32), (40 * i, 0, 0)).save(root / "train" / label / f"{i}.png")
+    out = tmp_path / "new"
+    argv = ["pretrain", *TINY[:2], "--data", "folder", "--data-dir", str(root)]
+    code, err = _exit([*argv, "--out", str(out)], capsys)
+    assert code == 2 and "no 'test' folder" in err
+    assert not out.exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, err = _exit([*argv, "--out", str(empty)], capsys)
+    assert code == 2 and empty.is_dir() and not any(empty.iterdir())

@@ -29,6 +29,7 @@ CONFIG_NAME = "config.yaml"
 MARKERS = (CONFIG_NAME, "results.json", "checkpoints", "report.md")
 
 _held: list[Path] = []  # locks this process holds, released by `release_all`
+_fresh: list[tuple[Path, bool]] = []  # folders that held nothing: (folder, created by us)
 
 
 def is_secondary_process() -> bool:
@@ -68,11 +69,32 @@ def claim(
         )
     if resume and held not in (None, command, "unknown"):  # unknown: the checkpoint tells
         raise OutputError(f"--resume: {out} holds a {held} run, not a {command} run")
+    created = not out.exists()
+    fresh = created or (out.is_dir() and not any(out.iterdir()))
     out = prepare_out_dir(out)
     _lock(out, command)
     if overwrite and held is not None:
         _empty(out)
+    if fresh:
+        _fresh.append((out, created))
     return out
+
+
+def abandon_fresh() -> None:
+    """After a user error, take back what this process wrote into folders that held
+    nothing before it: a refused run must not leave a "run" that the next attempt would
+    have to --overwrite."""
+    while _fresh:
+        folder, created = _fresh.pop()
+        if not folder.is_dir():
+            continue
+        written = {p.name for p in folder.rglob("*") if p.is_file()}
+        if written - {CONFIG_NAME, LOCK_NAME}:
+            continue  # results or checkpoints exist: never delete work
+        if created:
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            _empty(folder)
 
 
 def _empty(folder: Path) -> None:
@@ -140,6 +162,7 @@ def _stale(holder: dict, host: str) -> bool:
 
 def release_all() -> None:
     """Give up every lock this process holds (at the end of a command, however it ends)."""
+    _fresh.clear()
     while _held:
         path = _held.pop()
         if _read_lock(path).get("pid") == os.getpid():

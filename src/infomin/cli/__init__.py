@@ -14,7 +14,7 @@ from infomin.cli import data, demo, evaluate, export, learn_views, mi, pretrain,
 from infomin.cli.common import EXIT_WRITE, USER_ERRORS, Parser, fail, stopped
 from infomin.cli.options import subcommand_parser, typed_dests
 from infomin.outputs import WriteError
-from infomin.run_folder import release_all
+from infomin.run_folder import abandon_fresh, release_all
 
 EXIT_SIGINT = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
 
@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as err:
         if os.environ.get("INFOMIN_DEBUG"):
             raise
+        abandon_fresh()  # a refused run leaves no folder behind that looks like a run
         fail(str(err).splitlines()[0] if str(err) else type(err).__name__)
     finally:
         release_all()  # the --out folder's lock, however the command ended
