@@ -159,6 +159,10 @@ CASES: list[tuple[str, str, str]] = [
      "crop scale above 1 in a ladder"),
     ("sweep --experiment jitter --seeds 0 --out {OUT}", "positive integer", "zero seeds"),
     ("sweep --experiment jitter --out {FILE}", "not a folder", "output path is a file"),
+    ("sweep --experiment patch-distance-hires --data-dir {MISSING} --out {OUT}",
+     "mate-backgrounds", "missing folder of high-resolution photos"),
+    ("sweep --experiment patch-distance-hires --data-dir {EMPTY} --out {OUT}", "no photos",
+     "folder without photos"),
     # infomin toy
     ("toy --rows nope --out {OUT}", "nope", "unknown row"),
     ("toy --rows ladder=5 --out {OUT}", "ladder", "ladder step out of range"),

@@ -105,10 +105,10 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         return print_dry_run(resolved)
     experiment = resolve(args)
-    data = args.data or experiment.data
+    data, data_dir = args.data or experiment.data, args.data_dir or experiment.data_dir
     try:
         sources = ladder_sources(experiment.views, experiment.vary, experiment.values, data,
-                                 args.data_dir)  # fmt: skip
+                                 data_dir)  # fmt: skip
     except ValueError as err:
         raise UserError(str(err)) from None
     config, sizes = critic_settings(args, experiment.config, experiment.sizes)
@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         results = run_sweep(sources, config, sizes, seeds, task, parameter=experiment.vary,
                             baseline=not args.no_baseline)  # fmt: skip
     results.update(experiment=experiment.name, views=experiment.views, data=data,
-                   command=command_line())  # fmt: skip
+                   data_dir=data_dir, command=command_line())  # fmt: skip
     paths = write_files(results, out)
     print(sweep_table(results))
     print("\n".join(shape_lines(results)))

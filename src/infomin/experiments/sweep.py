@@ -22,7 +22,8 @@ With the pair engine the critics *are* the pretrained encoders: "estimate I_NCE"
 "pretrain" are one training run per seed, and the probe reads the same encoders.
 
 Named experiments (`EXPERIMENTS`) fix views, parameter, values, sizes and the critic so
-that each finishes in a few minutes on 2 CPU cores.
+that each finishes in a few minutes on 2 CPU cores (patch-distance-hires: about 20; it
+reads the high-resolution photos of its `data_dir` unless `--data-dir` names others).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from infomin.data.photos import HIRES_DIR
 from infomin.experiments.mi import PROTOCOL, ProgressFactory, estimate_mi
 from infomin.experiments.pairs import QUICK_CONFIG, QUICK_SIZES, CriticConfig, Sizes
 from infomin.experiments.statistics import pm
@@ -265,6 +267,7 @@ class NamedExperiment:
     sizes: Sizes = QUICK_SIZES
     seeds: int = 3
     notes: tuple[str, ...] = field(default=())
+    data_dir: str | None = None  # the folder read when --data-dir is not given
 
 
 ELEVEN_SPACES = ("lab", "ycbcr", "ydbdr", "yuv", "yiq", "ypbpr", "xyz", "hsv", "hed", "luv",
@@ -286,6 +289,16 @@ EXPERIMENTS: dict[str, NamedExperiment] = {
         ("0", "2", "4", "8", "16", "32", "64"),
         "two 16 px patches of one photo (short side 96 px) at growing centre distance; "
         "probe f1 on single patches (label: the photo)",
+    ),
+    "patch-distance-hires": NamedExperiment(
+        "patch-distance-hires",
+        "patches:distance=0,size=32,photo_size=1024",
+        "distance",
+        ("0", "4", "16", "32", "64", "128", "256", "512"),
+        "two 32 px patches of one high-resolution photo (short side 1024 px; by default the "
+        f"12 nature photos of Debian's mate-backgrounds in {HIRES_DIR}) at centre distance "
+        "0..512 px; probe f1 on single patches (label: the photo); about 20 min",
+        data_dir=str(HIRES_DIR),
     ),
     "jitter": NamedExperiment(
         "jitter",

@@ -198,7 +198,8 @@ KINDS: dict[str, Kind] = {
         build=_build_patches,
         about="two size-px patches (default 32) of one photo whose centres are distance px "
         "apart, on photos resized to short side photo_size (default 192). photo-patches "
-        "only. Probe: f1 on single patches, label = the photo.",
+        "only: the bundled photos, or those of --data-dir FOLDER (e.g. high-resolution ones "
+        "for distances of hundreds of px). Probe: f1 on single patches, label = the photo.",
         bare_main=False,  # patches:distance=16 reads better than patches:16
     ),
     "recipe": Kind(
