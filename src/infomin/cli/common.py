@@ -91,7 +91,8 @@ def add_data_args(
     parser.add_argument(
         "--data-dir",
         default=None,
-        help="root folder of a real dataset on disk (CIFAR, STL-10, image folders)",
+        help="folder of a dataset on disk (CIFAR, STL-10, Fashion-MNIST, image folders; "
+        "see `infomin data list`)",
     )
 
 
