@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -90,3 +92,18 @@ def test_classifier_augmentation_moves_pixels_but_keeps_colours():
     for before, after in zip(x, out, strict=True):
         colours = {tuple(p.tolist()) for p in before.reshape(3, -1).T}
         assert {tuple(p.tolist()) for p in after.reshape(3, -1).T} <= colours
+
+
+def test_checkpoints_and_a_shorter_run_leave_g_unchanged():
+    """Why `--checkpoints 1` and `--steps N` are cheaper settings of the *same* game: the
+    checks read g without drawing random numbers, so g at step 4 is the same whether it
+    is kept at 2 checkpoints or 1, and a 2-step run ends where a 4-step run passes step 2."""
+    base = GameConfig(mode="semi-supervised", steps=4, batch_size=32, label_batch=8,
+                      checkpoints=2, critic=CriticConfig(width=0.25, embed_dim=8))  # fmt: skip
+    two = learn_view(_data(), FlowConfig(), base)
+    one = learn_view(_data(), FlowConfig(), replace(base, checkpoints=1))
+    short = learn_view(_data(), FlowConfig(), replace(base, steps=2, checkpoints=1))
+    for key, value in two.checkpoints[4].items():
+        assert torch.equal(one.checkpoints[4][key], value), key
+        assert torch.equal(short.checkpoints[2][key], two.checkpoints[2][key]), key
+    assert not all(torch.equal(two.checkpoints[2][k], v) for k, v in two.checkpoints[4].items())

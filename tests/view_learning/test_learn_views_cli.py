@@ -40,6 +40,7 @@ def test_semi_supervised_run_writes_g_and_reports(tmp_path, capsys):
         (["--input-space", "cmyk"], "cmyk"),
         (["--test-pairs", "100"], "--test-pairs"),
         (["--label-fraction", "0"], "label-fraction"),
+        (["--rows", "rgb"], "--rows needs --mode compare"),
     ],
 )
 def test_bad_options_are_one_line_exit_2(extra, message, tmp_path, capsys):
@@ -48,3 +49,10 @@ def test_bad_options_are_one_line_exit_2(extra, message, tmp_path, capsys):
     assert stopped.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err
+
+
+def test_compare_rows_refuse_unknown_names(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["learn-views", "--mode", "compare", "--rows", "rgb,hsv", "--out", str(tmp_path)])
+    assert stopped.value.code == 2
+    assert "'rgb,hsv': choose from unsupervised" in capsys.readouterr().err

@@ -4,14 +4,19 @@ Why one module: one training run gives one noisy number, so every table of this 
 (`mi`, sweeps, the toy table, the view-learning comparison) reports the mean and the
 *sample* standard deviation over seeds, and every claim ("row A beats row B") is a
 difference paired by seed (same data draw, same initialisation) that must exceed its
-own spread. Written once here, they cannot drift apart.
+own spread. Where a claim is to be settled rather than screened (the view-learning
+comparison at 10+ seeds), the paired difference carries a Student-t confidence interval
+of its mean. Written once here, they cannot drift apart.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from scipy import stats as scipy_stats
 
 # Keys of a run that are bookkeeping, not measurements to average.
 NOT_AVERAGED = ("seed",)
@@ -42,14 +47,56 @@ def pm(stats: Mapping[str, float] | None, digits: int = 2) -> str:
     return f"{stats['mean']:.{digits}f} ± {stats['std']:.{digits}f}"
 
 
-def paired_difference(ours: Sequence[float], theirs: Sequence[float]) -> dict[str, Any]:
-    """``ours - theirs`` paired by seed: the per-seed differences, their mean and spread.
+def paired_difference(
+    ours: Sequence[float], theirs: Sequence[float], confidence: float = 0.95
+) -> dict[str, Any]:
+    """``ours - theirs`` paired by seed: the per-seed differences, their mean and spread,
+    and the ``confidence`` interval of the mean difference (`t_interval`).
 
-    The spread is the sample std of the differences; None with one seed (unknown).
+    The spread is the sample std of the differences; spread and interval are None with
+    one seed (unknown).
     """
     diffs = [a - b for a, b in zip(ours, theirs, strict=True)]
     spread = statistics.stdev(diffs) if len(diffs) > 1 else None
-    return {"difference": statistics.fmean(diffs), "spread": spread, "per_seed": diffs}
+    interval = t_interval(diffs, confidence)
+    return {
+        "difference": statistics.fmean(diffs), "spread": spread, "per_seed": diffs,
+        "confidence": confidence, "interval": interval,
+    }  # fmt: skip
+
+
+def t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float] | None:
+    """Student-t confidence interval of the mean: mean ± t_{n-1} * std / sqrt(n).
+
+    Why Student-t: the per-seed differences are few (3-20) and their std is estimated
+    from them, so the normal quantile (1.96) would make the interval too narrow (t_9 at
+    95% is 2.26). None for fewer than two values.
+    """
+    if len(values) < 2:
+        return None
+    mean = statistics.fmean(values)
+    quantile = float(scipy_stats.t.ppf(0.5 + confidence / 2, df=len(values) - 1))
+    half = quantile * statistics.stdev(values) / math.sqrt(len(values))
+    return (mean - half, mean + half)
+
+
+def interval_verdict(interval: tuple[float, float] | None, margin: float | None = None) -> str:
+    """What an interval of a difference settles: a sign, no effect beyond ``margin``, or nothing.
+
+    ``positive``/``negative``: it excludes 0; ``no effect > MARGIN``: it lies inside
+    (-margin, margin) (an equivalence claim, only with a margin); ``undecided``: neither,
+    more seeds needed; ``unknown``: no interval (one seed).
+    """
+    if interval is None:
+        return "unknown"
+    low, high = interval
+    if low > 0:
+        return "positive"
+    if high < 0:
+        return "negative"
+    if margin is not None and -margin < low and high < margin:
+        return f"no effect > {margin:g}"
+    return "undecided"
 
 
 def claim_holds(difference: float, spread: float | None, direction: int) -> bool:

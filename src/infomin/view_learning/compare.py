@@ -30,7 +30,7 @@ from infomin.experiments.pairs import (
     run_pair_experiment,
 )
 from infomin.experiments.pool import report_progress, run_jobs
-from infomin.experiments.statistics import mean_std, pm
+from infomin.experiments.statistics import interval_verdict, mean_std, paired_difference, pm
 from infomin.reports import markdown_table
 from infomin.view_learning.game import (
     DEFAULT_GAME,
@@ -243,7 +243,61 @@ def _collect(config: LearnViewsConfig, done: Done) -> dict[str, Any]:
                 run["trajectory"][0].pop("seconds", None)
     rows = [_summary(f"{space} split", runs) for space, runs in fixed.items()]
     rows += [_summary(f"learned: {mode}", runs) for mode, runs in learned.items()]
-    return {"fixed": fixed, "learned": learned, "rows": rows}
+    results = {"fixed": fixed, "learned": learned, "rows": rows}
+    return {**results, "paired": paired_differences(results)}
+
+
+# The paper's claims the comparison settles (issue 13): learned views beat the fixed
+# split g starts from (unsupervised vs RGB) and the best fixed split (semi-supervised vs
+# YDbDr). Each is a per-seed difference, learned minus fixed, on these metrics; the margin
+# is the size of effect below which the interval may show "no effect" (accuracy: 1 point).
+PAIRED_CLAIMS = (("semi-supervised", "ydbdr"), ("unsupervised", "rgb"))
+PAIRED_METRICS: tuple[tuple[str, float | None], ...] = (("accuracy", 1.0), ("i_nce", None))
+
+
+def paired_differences(results: dict[str, Any], confidence: float = 0.95) -> list[dict[str, Any]]:
+    """Learned minus fixed, paired by seed, with its Student-t interval and verdict.
+
+    Why paired: both rows of a seed see the same images and the same evaluation seed, so
+    the per-seed difference cancels the draw's own luck, which the rows' std does not.
+    Pairs whose rows were not run are left out.
+    """
+    out = []
+    for mode, space in PAIRED_CLAIMS:
+        learned, fixed = results["learned"].get(mode), results["fixed"].get(space)
+        if not learned or not fixed:
+            continue
+        if [r["seed"] for r in learned] != [r["seed"] for r in fixed]:
+            raise ValueError(f"{mode} and {space} were run on different seeds")
+        for metric, margin in PAIRED_METRICS:
+            paired = paired_difference([float(r[metric]) for r in learned],
+                                       [float(r[metric]) for r in fixed], confidence)  # fmt: skip
+            out.append({
+                "row": f"learned: {mode}", "reference": f"{space} split", "metric": metric,
+                "margin": margin, **paired, "seeds": [r["seed"] for r in learned],
+                "verdict": interval_verdict(paired["interval"], margin),
+            })  # fmt: skip
+    return out
+
+
+def paired_table(results: dict[str, Any], metric_name: str) -> str:
+    """One row per claim and metric: mean difference, its interval, seeds above 0, verdict
+    ("" when no pair of rows was run)."""
+    if not results["paired"]:
+        return ""
+    level = f"{100 * results['paired'][0]['confidence']:g}% CI"
+    header = ["learned minus fixed", "metric", "mean difference", level, "seeds > 0", "verdict"]
+    rows = []
+    for pair in results["paired"]:
+        name = metric_name + " (points)" if pair["metric"] == "accuracy" else "I_NCE (nats)"
+        digits = 1 if pair["metric"] == "accuracy" else 2
+        interval = pair["interval"]
+        ci = f"[{interval[0]:+.{digits}f}, {interval[1]:+.{digits}f}]" if interval else ""
+        above = sum(d > 0 for d in pair["per_seed"])
+        rows.append([f"{pair['row']} - {pair['reference']}", name,
+                     f"{pair['difference']:+.{digits}f}", ci,
+                     f"{above} / {len(pair['per_seed'])}", pair["verdict"]])  # fmt: skip
+    return markdown_table(header, rows)
 
 
 def _by_seed(done: Done, kind: str, name: str) -> list[dict[str, Any]]:
@@ -291,4 +345,11 @@ def config_dict(config: LearnViewsConfig) -> dict[str, Any]:
     return asdict(config)
 
 
-__all__ = ["MODES", "LearnViewsConfig", "comparison_table", "run_comparison", "trajectory_rows"]
+__all__ = [
+    "MODES",
+    "LearnViewsConfig",
+    "comparison_table",
+    "paired_table",
+    "run_comparison",
+    "trajectory_rows",
+]

@@ -20,6 +20,7 @@ from infomin.view_learning.compare import (
     comparison_table,
     config_dict,
     label_task,
+    paired_table,
     run_comparison,
     trajectory_rows,
 )
@@ -36,6 +37,14 @@ PROTOCOL = (
     "concatenated frozen features (the fixed colour-space splits go through exactly the "
     "same engine). c1/c2 are the game's view classifiers: accuracy on the labelled "
     "subset they were trained on, and on held-out test images. mean ± std over seeds."
+)
+
+
+PAIRED = (
+    "Paired differences, learned minus fixed split, per seed (same images, same evaluation "
+    "seed); interval: Student-t on the per-seed differences. Verdict: positive / negative "
+    "when the interval excludes 0, `no effect > 1` when it lies within ±1 point, else "
+    "undecided (more seeds needed)."
 )
 
 
@@ -134,6 +143,9 @@ def learn_views(
     plot_trajectory(results, metric, math.log(k), out / "trajectory.png")
     plot_channels(_picture_images(config), _channel_maps(config, out), out / "channels.png")
     table = comparison_table(results, metric, math.log(k))
+    paired = paired_table(results, metric)
+    if paired:
+        table += "\n\n" + PAIRED + "\n\n" + paired
     report = "\n\n".join([
         "# Learned views", f"`{command_line()}`", table,
         "## Along training (means over seeds)", trajectory_table(results),
