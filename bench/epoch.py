@@ -134,6 +134,8 @@ def timed_pretrain(spec: dict[str, Any]) -> dict[str, Any]:
             super().__init__(*args, profiler=SimpleProfiler(), **kwargs)
 
     L.Trainer = ProfiledTrainer  # type: ignore[misc]
+    if spec.get("synthetic"):
+        use_synthetic_data(spec["synthetic"], spec["seed"])
     options = {"epochs": 1, "evaluate": False, **spec["options"]}
     config = PretrainConfig(preset=spec["preset"], seed=spec["seed"], **options)
     with tempfile.TemporaryDirectory() as out:
@@ -144,6 +146,21 @@ def timed_pretrain(spec: dict[str, Any]) -> dict[str, Any]:
     steps = len(marks["durations"].get("run_training_batch", []))  # type: ignore[union-attr]
     samples = steps * config.batch_size
     return {"seconds": seconds, "samples": samples, "breakdown_s": breakdown}
+
+
+def use_synthetic_data(shape: list[int], seed: int) -> None:
+    """Make `pretrain` train on random uint8 images of `shape` `[N, C, H, W]` (the GPU
+    bench's 224-px data: no embedded dataset has that size)."""
+    import torch
+
+    from infomin.data.real import TensorDataset
+    from infomin.methods import pretrain as module
+
+    g = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, tuple(shape), generator=g, dtype=torch.uint8)
+    labels = torch.randint(0, 10, (shape[0],), generator=g)
+    data = TensorDataset(images, labels, [str(i) for i in range(10)])
+    module.load_split = lambda *args, **kwargs: data  # type: ignore[assignment]
 
 
 def images_of(dataset: dict[str, Any], seed: int):
@@ -199,15 +216,19 @@ def timed_lightly(spec: dict[str, Any]) -> dict[str, Any]:
     workers = spec["workers"]
     loader = DataLoader(Views(), batch_size=batch, shuffle=True, drop_last=True,
                         num_workers=workers, persistent_workers=workers > 0)  # fmt: skip
-    start = 0.0
+    start, steps = 0.0, len(loader)
+    if spec.get("max_steps"):
+        steps = min(steps, spec["max_steps"])
     for step, ((x0, x1), _) in enumerate(loader):
+        if step == steps:
+            break
         if step == WARMUP_STEPS:
             start = time.perf_counter()
         loss = criterion(model(x0), model(x1))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    samples = (len(loader) - WARMUP_STEPS) * batch
+    samples = (steps - WARMUP_STEPS) * batch
     return {"seconds": time.perf_counter() - start, "samples": samples}
 
 
@@ -220,12 +241,15 @@ def timed_bare(spec: dict[str, Any]) -> dict[str, Any]:
 
     channels, size, batch = spec["channels"], spec["image_size"], spec["batch_size"]
     preset = for_image_size(get_preset(spec["preset"]), size)
-    settings = TrainSettings(image_size=size, batch_size=batch, in_channels=channels)
     amp = torch.bfloat16 if spec["precision"].startswith("bf16") else None
+    settings = TrainSettings(backbone=spec.get("backbone", "convnet"), image_size=size,
+                             batch_size=batch, in_channels=channels)  # fmt: skip
+    device = torch.device(spec.get("device", "cpu"))
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     lr = preset.lr * batch / 256
     variants = {}
     for fmt in ("contiguous", "channels_last"):
-        rt = steps.Runtime(amp=amp, channels_last=fmt == "channels_last")
+        rt = steps.Runtime(device, amp=amp, channels_last=fmt == "channels_last")
         data = steps.Batch.make(batch, size, preset.jigsaw, spec["seed"], rt)
         if channels == 1:
             views = tuple(v[..., :1, :, :].contiguous() for v in data.views)
@@ -237,9 +261,11 @@ def timed_bare(spec: dict[str, Any]) -> dict[str, Any]:
     chunk = max(1, spec["steps"] // 4)
     for r in range(4):
         for name in list(variants)[r % 2 :] + list(variants)[: r % 2]:
+            sync()
             start = time.perf_counter()
             for _ in range(chunk):
                 variants[name]()
+            sync()
             times[name].append((time.perf_counter() - start) / chunk)
     return {"seconds_per_step": {k: statistics.median(v) for k, v in times.items()}}
 
@@ -302,6 +328,8 @@ def specs_for(method: str, dataset: dict[str, Any], args, variants: list[str]) -
     """The child specs of one (method, dataset) cell, by variant."""
     channels, size = dataset_shape(dataset)
     options = {"data": dataset["data"], "batch_size": args.batch_size}
+    if dataset["data"] == "fashion-mnist" and args.fashion_steps:
+        options["max_steps"] = args.fashion_steps + WARMUP_STEPS
     if "train_size" in dataset:
         options["train_size"] = dataset["train_size"]
     common = {"seed": args.seed, "threads": args.threads}
@@ -318,7 +346,7 @@ def specs_for(method: str, dataset: dict[str, Any], args, variants: list[str]) -
                             "steps": args.bare_steps, "precision": precision}  # fmt: skip
         elif variant == "lightly":
             out[variant] = {**common, "kind": "lightly", "dataset": dataset,
-                            "batch_size": args.batch_size,
+                            "batch_size": args.batch_size, "max_steps": options.get("max_steps"),
                             "workers": args.lightly_workers}  # fmt: skip
     return out
 
@@ -415,20 +443,36 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bare-steps", type=int, default=24, help="steps timed per format")
     parser.add_argument("--lightly-workers", type=int, default=1,
                         help="DataLoader workers of lightly's loop")  # fmt: skip
-    parser.add_argument("--after-options", type=json.loads, default={},
-                        help="JSON of PretrainConfig fields for 'after' (trying settings)")
-    parser.add_argument("--fashion-methods", nargs="+", default=["simclr"], choices=METHODS,
-                        help="methods run on the 60,000-image dataset (an epoch is long)")
+    parser.add_argument(
+        "--after-options",
+        type=json.loads,
+        default={},
+        help="JSON of PretrainConfig fields for 'after' (trying settings)",
+    )
+    parser.add_argument("--digits-size", type=int, default=4096, help="embedded samples")
+    parser.add_argument(
+        "--fashion-methods",
+        nargs="+",
+        default=["simclr"],
+        choices=METHODS,
+        help="methods run on the 60,000-image dataset (an epoch is long)",
+    )
     parser.add_argument("--fashion-rounds", type=int, default=1)
+    parser.add_argument(
+        "--fashion-steps",
+        type=int,
+        default=0,
+        help="stop the 60,000-image epochs after this many steps (max_steps; 0: whole epoch)",
+    )
     parser.add_argument("--bare-precisions", nargs="+", default=["fp32"],
                         choices=["fp32", "bf16"])  # fmt: skip
     args = parser.parse_args(argv)
     if args.child:
         return child(json.loads(args.child))
     if args.quick:
-        args.rounds, args.bare_steps, args.batch_size = 1, 4, 64
-        DATASETS["digits"]["train_size"] = 512
+        args.rounds, args.bare_steps, args.batch_size, args.digits_size = 1, 4, 64, 512
         args.datasets = ["digits"]
+    DATASETS["digits"]["train_size"] = args.digits_size
     started = start(args)  # this process's threads, recorded with the machine
     payload = run_all(args)
     path = write_result("epoch", args.out, payload, started)
@@ -466,6 +510,7 @@ def run_all(args) -> dict[str, Any]:
             "batch_size": args.batch_size,
             "rounds": args.rounds,
             "fashion_rounds": args.fashion_rounds,
+            "fashion_steps": args.fashion_steps,
             "bare_steps": args.bare_steps,
             "threads": args.threads or os.cpu_count(),
             "before": args.before,

@@ -7,12 +7,19 @@ same network passes, and against lightly's equivalent when lightly is installed
 the GPU (``torch.cuda.synchronize``). A deadline (default 7 minutes of timing) ends the
 run early on a slow card; if a batch does not fit, it is halved.
 
+Then whole epochs (``bench.epoch``'s children, each a fresh process): ``infomin pretrain``
+on random uint8 images held in memory, bf16, channels_last, against the bare backbone's
+passes at the same settings in its faster memory format: ResNet-50 at 224 px and
+ResNet-18 at 32 px. simclr's views are made on the GPU from uint8 batches; infomin's
+recipe has RandAugment (per image, PIL), so its views come from DataLoader workers.
+
 Without a CUDA device it says so, writes ``{"skipped": ...}`` and exits 0.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 
 import torch
 
@@ -76,6 +83,37 @@ def fitting_run(args, deadline: float) -> dict:
     raise AssertionError("unreachable")
 
 
+END_TO_END = (("resnet50", 224, 128), ("resnet18", 32, 512))  # backbone, px, batch
+END_TO_END_METHODS = ("simclr", "infomin")
+
+
+def end_to_end(args) -> list[dict]:
+    """Samples/s of one epoch of pretrain vs the bare backbone, per backbone and method."""
+    from bench.epoch import per_sample_rate, run_child
+
+    rows = []
+    for backbone, size, batch in END_TO_END:
+        for method in END_TO_END_METHODS:
+            workers = min(8, os.cpu_count() or 1) if method == "infomin" else 0
+            options = {"backbone": backbone, "batch_size": batch, "accelerator": "gpu",
+                       "precision": "bf16-mixed", "num_workers": workers}  # fmt: skip
+            common = {"seed": args.seed, "threads": 0}
+            after = run_child({**common, "kind": "pretrain", "preset": method, "options": options,
+                               "synthetic": [args.epoch_images, 3, size, size]}, None)  # fmt: skip
+            bare = run_child({**common, "kind": "bare", "preset": method, "channels": 3,
+                              "image_size": size, "batch_size": batch, "steps": 20,
+                              "precision": "bf16-mixed", "backbone": backbone,
+                              "device": "cuda"}, None)  # fmt: skip
+            rate, bare_rate = per_sample_rate(after, batch), per_sample_rate(bare, batch)
+            rows.append({"backbone": backbone, "image_size": size, "batch_size": batch,
+                         "method": method, "workers": workers, "samples_per_s": rate,
+                         "bare_samples_per_s": bare_rate, "vs_bare": rate / bare_rate,
+                         "breakdown_s": after["breakdown_s"]})  # fmt: skip
+            print(f"epoch {method} {backbone} {size}px: {rate:.0f} samples/s, "
+                  f"{rate / bare_rate:.2f}x bare", flush=True)  # fmt: skip
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = make_parser(__doc__.splitlines()[0])
     parser.add_argument("--backbone", default="resnet50")
@@ -85,10 +123,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=10, help="steps timed per round")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps per variant")
     parser.add_argument("--budget-s", type=float, default=420, help="no new round after this")
+    parser.add_argument("--epoch-images", type=int, default=4096, help="images per epoch")
+    parser.add_argument("--no-epoch", action="store_true", help="skip the whole-epoch part")
     parser.set_defaults(threads=0)
     args = parser.parse_args(argv)
     if args.quick:
         args.batch_size, args.rounds, args.repeats, args.warmup = 32, 2, 2, 1
+        args.epoch_images = 512
     started = start(args)
     if not torch.cuda.is_available():
         print("no CUDA device: GPU benchmark skipped (run it on a machine with a GPU)")
@@ -99,6 +140,8 @@ def main(argv: list[str] | None = None) -> None:
     torch.backends.cudnn.benchmark = True
     torch.set_float32_matmul_precision("high")
     result = fitting_run(args, started + args.budget_s)
+    if not args.no_epoch:
+        result["end_to_end"] = end_to_end(args)
     payload = {
         "gpu": name,
         "settings": {

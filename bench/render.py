@@ -235,7 +235,15 @@ def gpu_section(r: dict) -> list[str]:
     if "vs_lightly" in r:
         line += f", ours / lightly {r['vs_lightly']:.2f}x"
     line += f"; peak {r['peak_gpu_memory_gib']:.1f} GiB."
-    return ["## 5. GPU", "", line, "", *provenance(r)]
+    lines = ["## 5. GPU", "", line, ""]
+    if r.get("end_to_end"):
+        rows = [[e["method"], f"{e['backbone']} {e['image_size']} px", e["batch_size"],
+                 e["workers"], f"{e['samples_per_s']:.0f}", f"{e['bare_samples_per_s']:.0f}",
+                 f"{e['vs_bare']:.2f}x"] for e in r["end_to_end"]]  # fmt: skip
+        lines += ["Whole epochs (bf16, channels_last, random uint8 images in memory):", ""]
+        lines += table(["method", "backbone", "batch", "workers", "samples/s",
+                        "bare samples/s", "epoch / bare"], rows)  # fmt: skip
+    return [*lines, *provenance(r)]
 
 
 def shares(entry: dict) -> str:

@@ -78,7 +78,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--devices", type=positive_int, help="devices (processes) per node")
     parser.add_argument("--num-nodes", type=positive_int, help="machines")
     parser.add_argument("--accelerator", help="auto, cpu, gpu, ... (Lightning's)")
-    parser.add_argument("--precision", help="32-true (default) or bf16-mixed")
+    parser.add_argument(
+        "--precision",
+        help="auto (default: bf16-mixed where the device computes bf16, else 32-true), "
+        "32-true or bf16-mixed",
+    )
     parser.add_argument(
         "--channels-last", action=argparse.BooleanOptionalAction, help="channels_last memory"
     )

@@ -75,6 +75,74 @@ class ImageDataset(Dataset):
         return image, targets
 
 
+#: Datasets up to this size are held as one tensor for training (`in_memory`).
+IN_MEMORY_MAX_BYTES = 2 * 2**30
+
+
+@dataclass(frozen=True)
+class InMemory:
+    """A whole dataset as tensors: `images` `uint8 [N, C, H, W]`, each target `[N, ...]`."""
+
+    images: torch.Tensor
+    targets: dict[str, torch.Tensor]
+
+
+def in_memory(dataset: ImageDataset, max_bytes: int = IN_MEMORY_MAX_BYTES) -> InMemory | None:
+    """The dataset's raw items stacked into one tensor, or None when they cannot be.
+
+    Why: an epoch that indexes one `uint8` tensor costs microseconds per batch, where
+    per-item reads (files decoded, items rendered, one Python call each) cost a worker.
+    None when the images differ in size or dtype, or would take more than `max_bytes`.
+    Items are read once here, through `raw_item` (a dataset's transform is not applied).
+    """
+    if len(dataset) == 0:
+        return None
+    first, targets = dataset.raw_item(0)
+    if first.dtype != torch.uint8 or first.numel() * len(dataset) > max_bytes:
+        return None
+    images = getattr(dataset, "images", None)  # TensorDataset: already one tensor
+    if isinstance(images, torch.Tensor) and images.shape[1:] == first.shape:
+        labels = getattr(dataset, "labels", None)
+        stacked = {} if labels is None else {name: labels for name in targets}
+        if len(stacked) == len(targets):
+            return InMemory(images, stacked)
+    items = [dataset.raw_item(i) for i in range(len(dataset))]
+    if any(image.shape != first.shape or image.dtype != first.dtype for image, _ in items):
+        return None
+    return InMemory(
+        torch.stack([image for image, _ in items]),
+        {name: torch.stack([t[name] for _, t in items]) for name in targets},
+    )
+
+
+class InMemoryBatches(Dataset):
+    """`(uint8 images [B, C, H, W], targets, index)` per batch of indices, for a DataLoader
+    with `collate_fn=as_batch`: one indexing operation per batch instead of B items.
+
+    `DataLoader` hands a batch's indices to `__getitems__` when a dataset has it.
+    """
+
+    def __init__(self, data: InMemory) -> None:
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data.images)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, dict[str, torch.Tensor], int]:
+        targets = {name: value[index] for name, value in self.data.targets.items()}
+        return self.data.images[index], targets, index
+
+    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, dict, torch.Tensor]:
+        index = torch.as_tensor(indices)
+        targets = {name: value[index] for name, value in self.data.targets.items()}
+        return self.data.images[index], targets, index
+
+
+def as_batch(batch: Any) -> Any:
+    """The collate function of `InMemoryBatches`: its batches are made already."""
+    return batch
+
+
 def check_split(split: str, allowed: tuple[str, ...], dataset: str) -> str:
     """Reject an unknown split with a message naming the ones that exist."""
     if split not in allowed:

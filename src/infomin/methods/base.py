@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import lightning as L
@@ -166,6 +167,11 @@ class ContrastiveMethod(L.LightningModule):
         self.jigsaw_head = (
             make_jigsaw_head(preset, int(self.towers[0].out_dim)) if preset.jigsaw else None
         )
+        # Views made on the device from uint8 batches (`pretrain` sets them for in-memory
+        # data): `(images, targets, index)` batches become `(views, targets, index)`.
+        self.batch_views: Callable[[Tensor], tuple[Tensor, ...]] | None = None
+        # First non-finite loss, kept on the loss's device (see `watch_loss`).
+        self.first_bad_loss: tuple[Tensor, Tensor] | None = None
 
     def is_whole_crop(self, view: Tensor) -> bool:
         """True for a two-tower method's crop with every channel (the recipe's views), to be
@@ -201,20 +207,57 @@ class ContrastiveMethod(L.LightningModule):
     def contrastive_loss(self, views: tuple[Tensor, ...], index: Tensor) -> Tensor:
         raise NotImplementedError
 
+    def on_after_batch_transfer(self, batch: tuple, dataloader_idx: int) -> tuple:
+        """Make the views of a uint8 batch where it now lives (the training device)."""
+        if self.batch_views is None:
+            return batch
+        images, targets, index = batch
+        return self.batch_views(images), targets, index
+
     def training_step(self, batch: tuple, batch_idx: int) -> Tensor:
         views, _, index = batch
         if self.settings.channels_last:
             views = [v.contiguous(memory_format=torch.channels_last) if v.dim() == 4 else v
                      for v in views]  # fmt: skip
         loss = self.contrastive_loss(tuple(views), index)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"non-finite loss {loss.item()} at step {self.global_step}")
+        self.watch_loss(loss)
         log_k = math.log(self.num_candidates)
         size = len(index)
         self.log("train/loss", loss, prog_bar=True, batch_size=size, sync_dist=True)
         self.log("train/i_nce", log_k - loss.detach(), prog_bar=True, batch_size=size)
         self.log("train/log_k", log_k, batch_size=size)
         return loss
+
+    def watch_loss(self, loss: Tensor) -> None:
+        """Stop on a non-finite loss, naming its step, without a host sync per step.
+
+        On a CPU reading the flag costs nothing: the run stops before this step's update.
+        On an accelerator that read would stall the device queue every step, so the first
+        bad (step, loss) is recorded on the device and `raise_if_diverged` reads it every
+        few steps and before every checkpoint (`FiniteGuard`), which still writes no
+        non-finite weights and reports the step where the loss first went bad.
+        """
+        bad = ~torch.isfinite(loss.detach())
+        if loss.device.type == "cpu":
+            if bad:
+                step = self.global_step
+                raise FloatingPointError(f"non-finite loss {loss.item()} at step {step}")
+            return
+        step = torch.full_like(loss, self.global_step, dtype=torch.float64)
+        value = loss.detach().double()
+        if self.first_bad_loss is None:
+            self.first_bad_loss = (torch.full_like(step, -1.0), torch.zeros_like(value))
+        seen, kept = self.first_bad_loss
+        first = bad & (seen < 0)
+        self.first_bad_loss = (torch.where(first, step, seen), torch.where(first, value, kept))
+
+    def raise_if_diverged(self) -> None:
+        """The deferred check of `watch_loss` (one host read)."""
+        if self.first_bad_loss is None:
+            return
+        step, value = (float(t) for t in self.first_bad_loss)
+        if step >= 0:
+            raise FloatingPointError(f"non-finite loss {value} at step {int(step)}")
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         """Keep the random streams (augmentations, bank draws, ShuffleBN) in checkpoints,

@@ -152,11 +152,36 @@ class FiniteGuard(L.Callback):
     then NaN and stops the run, but an epoch boundary in between would otherwise have
     written the broken weights over the good checkpoint. Checking at save time costs one
     pass over the weights per checkpoint, not per step.
+
+    On accelerators the method records a non-finite loss on the device instead of reading
+    it every step (`ContrastiveMethod.watch_loss`): this guard reads that record every
+    `every` steps and before each checkpoint, so the run still stops naming the step
+    where the loss went bad, and no checkpoint of the weights after it is written.
     """
+
+    def __init__(self, every: int = 50) -> None:
+        self.every = every
+
+    @staticmethod
+    def check_loss(pl_module: L.LightningModule | None) -> None:
+        check = getattr(pl_module, "raise_if_diverged", None)
+        if check is not None:
+            check()
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
+        batch_idx: int,
+    ) -> None:  # fmt: skip
+        if trainer.global_step % self.every == 0:
+            self.check_loss(pl_module)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.check_loss(pl_module)
 
     def on_save_checkpoint(
         self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
     ) -> None:
+        self.check_loss(pl_module)
         bad = non_finite_tensors(checkpoint.get("state_dict", {}))
         if bad:
             raise Diverged(

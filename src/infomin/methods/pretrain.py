@@ -15,11 +15,12 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from infomin.config import ConfigError
+from infomin.data.base import InMemory, InMemoryBatches, as_batch, in_memory
 from infomin.evaluate.monitors import KNNMonitor, OnlineLinearProbe, classification_tasks
 from infomin.evaluate.protocol import evaluate_backbone
 from infomin.evaluate.runner import EvalConfig, load_split
@@ -37,8 +38,16 @@ from infomin.methods.probe_data import (
 )
 from infomin.methods.view_pairs import evaluate_on_probe_sets, pair_views
 from infomin.progress import console
-from infomin.views import JigsawPatches, MultiView, build_recipe
+from infomin.views import (
+    BatchedJigsaw,
+    BatchedRecipe,
+    BatchedViews,
+    JigsawPatches,
+    MultiView,
+    build_recipe,
+)
 from infomin.views.pairs import PairSource
+from infomin.views.recipes import get_recipe
 from infomin.views.specs import parse_view_spec
 
 
@@ -87,6 +96,80 @@ def build_views(preset: Preset, image_size: int) -> MultiView:
     return MultiView(*views)
 
 
+def build_batched_views(preset: Preset, image_size: int) -> BatchedViews:
+    """`build_views` for whole batches on the training device (`views/batched.py`); the
+    recipe's RandAugment, which has no batched twin, runs per image in between."""
+    recipe = BatchedRecipe(
+        build_recipe(preset.aug, image_size, crop_scale=(preset.crop_min, 1.0)).spec,
+        image_size,
+        small=False,  # the spec above has the small-image rule applied already
+        per_image_randaugment=True,
+    )
+    views: list[Any] = [recipe] if preset.negatives == "bank" else [recipe, recipe]
+    if preset.jigsaw:
+        views.append(BatchedJigsaw(image_size, color_space=recipe.spec.color_space))
+    return BatchedViews(*views)
+
+
+def on_gpu(config: PretrainConfig) -> bool:
+    """Whether training will run on a CUDA device (Lightning's "auto" picks one if present)."""
+    return config.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available()
+
+
+def batched_augmentation(
+    config: PretrainConfig, preset: Preset, train_set: Dataset
+) -> InMemory | None:
+    """The training data as one tensor when the epoch can run on whole batches, else None.
+
+    Batched: the data fits in memory as one uint8 tensor and the recipe runs on batches
+    (`bench/epoch.py` measures it several times faster than per-image views on a CPU).
+    Per image (DataLoader workers): data that cannot be stacked, and recipes with
+    RandAugment on a GPU, where timm's per-image PIL ops would stop the device each step.
+    """
+    if get_recipe(preset.aug).randaugment is not None and on_gpu(config):
+        return None
+    return in_memory(train_set)  # type: ignore[arg-type]
+
+
+class ViewsCollate:
+    """The collate function that makes a batch's views where the batch is made (a worker,
+    or the main process): on a CPU the step and the augmentation then overlap."""
+
+    def __init__(self, views: BatchedViews) -> None:
+        self.views = views
+
+    def __call__(self, batch: tuple) -> tuple:
+        images, targets, index = batch
+        return self.views(images), targets, index
+
+
+def make_loader(config: PretrainConfig, dataset: Dataset, views: BatchedViews | None) -> DataLoader:
+    """Batches in the order of a seeded sampler: whole uint8 batches by indexing in-memory
+    data (`views`: their batched views, made in the loader on a CPU; on a GPU after the
+    copy, by the method), items through the per-image views otherwise.
+
+    Order = f(seed, epoch), not of the global RNG, so a resumed run sees the same batches
+    (under DDP Lightning swaps in its own DistributedSampler, also seeded by epoch).
+    """
+    world = config.devices * config.num_nodes
+    sampler = None if world > 1 else DistributedSampler(dataset, 1, 0, True, config.seed, True)
+    collate = None
+    if views is not None:
+        collate = as_batch if on_gpu(config) else ViewsCollate(views)
+    workers = 0 if views is not None and on_gpu(config) else config.num_workers
+    return DataLoader(
+        dataset,
+        batch_size=config.batch_size,
+        sampler=sampler,
+        shuffle=sampler is None,
+        drop_last=True,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        pin_memory=on_gpu(config),
+        collate_fn=collate,
+    )
+
+
 def make_monitors(
     config: PretrainConfig,
     preset: Preset,
@@ -131,6 +214,9 @@ def make_trainer(
         TensorBoardLogger(out, name="tensorboard", version=""),
     ]
     parallel = config.devices * config.num_nodes > 1
+    # The bar reads the logged tensors at each refresh (a host sync on a GPU): ~20 a epoch.
+    progress = TQDMProgressBar(refresh_rate=max(1, steps_per_epoch // 20))
+    guards = [checkpoints, *monitors, FiniteGuard(), GracefulStop(last_checkpoint(out))]
     return L.Trainer(
         max_epochs=config.epochs,
         max_steps=config.max_steps,
@@ -138,17 +224,32 @@ def make_trainer(
         devices=config.devices,
         num_nodes=config.num_nodes,
         strategy="ddp" if parallel else "auto",
-        precision=config.precision,  # type: ignore[arg-type]
+        precision=resolve_precision(config),  # type: ignore[arg-type]
         default_root_dir=out,
         logger=loggers,
         # Faults (infomin.methods.faults): atomic checkpoint files, no checkpoint of
         # non-finite weights, SIGINT/SIGTERM save last.ckpt at a step boundary and stop.
-        callbacks=[checkpoints, *monitors, FiniteGuard(), GracefulStop(last_checkpoint(out))],
+        callbacks=[*guards, progress],
         plugins=[AtomicCheckpointIO()],
         log_every_n_steps=max(1, min(50, steps_per_epoch // 4)),
         deterministic=False,
         enable_model_summary=False,
     )
+
+
+def bf16_native(config: PretrainConfig) -> bool:
+    """Whether the training device computes bf16 in hardware (AVX-512 BF16/AMX, or CUDA
+    with bf16): only there is bf16 autocast a speed-up rather than an emulation."""
+    if on_gpu(config):
+        return torch.cuda.is_bf16_supported()
+    return config.accelerator in ("auto", "cpu") and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+def resolve_precision(config: PretrainConfig) -> str:
+    """`precision="auto"`: bf16-mixed autocast where `bf16_native`, else 32-true."""
+    if config.precision != "auto":
+        return config.precision
+    return "bf16-mixed" if bf16_native(config) else "32-true"
 
 
 def last_checkpoint(out: Path) -> Path:
@@ -222,13 +323,18 @@ def pretrain(config: PretrainConfig, out: Path, resume: bool = False) -> dict[st
         console.print(f"[yellow]no labelled evaluation data ({config.data!r} has no labels; "
                       "--eval-data names some): the frozen probe is skipped",
                       soft_wrap=True)  # fmt: skip
-    source = None
+    source, batch_views = None, None
     if config.views is None:
         image = train_set.raw_item(0)[0]
         image_size, channels = int(image.shape[-1]), int(image.shape[-3])
         preset = resolve_preset(config, image_size)
-        train_set.transform = build_views(preset, image_size)
-        dataset: Dataset = IndexedViews(train_set)
+        data = batched_augmentation(config, preset, train_set)
+        if data is not None:  # views made on the device, from uint8 batches
+            batch_views = build_batched_views(preset, image_size)
+            dataset: Dataset = InMemoryBatches(data)
+        else:
+            train_set.transform = build_views(preset, image_size)
+            dataset = IndexedViews(train_set)
     else:
         source = parse_view_spec(config.views, config.data, config.data_dir)
         pairs = source.pairs("train", train_size or len(train_set), config.seed)
@@ -236,18 +342,7 @@ def pretrain(config: PretrainConfig, out: Path, resume: bool = False) -> dict[st
         preset = resolve_preset(config, image_size)
         dataset = pair_views(pairs, preset, config.views)
     world = config.devices * config.num_nodes
-    # Order = f(seed, epoch), not of the global RNG, so a resumed run sees the same batches
-    # (under DDP Lightning swaps in its own DistributedSampler, also seeded by epoch).
-    sampler = None if world > 1 else DistributedSampler(dataset, 1, 0, True, config.seed, True)
-    loader = DataLoader(
-        dataset,
-        batch_size=config.batch_size,
-        sampler=sampler,
-        shuffle=sampler is None,
-        drop_last=True,
-        num_workers=config.num_workers,
-        persistent_workers=config.num_workers > 0,
-    )
+    loader = make_loader(config, dataset, batch_views)
     settings = TrainSettings(
         backbone=config.backbone,
         width=config.width,
@@ -261,6 +356,7 @@ def pretrain(config: PretrainConfig, out: Path, resume: bool = False) -> dict[st
         in_channels=channels,  # grey data trains 1-channel encoders
     )
     method = build_method(preset, settings)
+    method.batch_views = batch_views if on_gpu(config) else None
     if probe_sets is not None and preset.input == "rgb":  # two towers on --views: see below
         for which, probe_set in zip(("train", "test"), probe_sets, strict=True):
             what = f"evaluation data {probe.data!r} ({which} split)"  # type: ignore[union-attr]
@@ -283,6 +379,7 @@ def pretrain(config: PretrainConfig, out: Path, resume: bool = False) -> dict[st
         "config": asdict(config),
         "data": {"pretrain": pretrained_on, "eval": None if probe is None else probe.describe()},
         "preset": preset.as_row(),
+        "precision": resolve_precision(config),
         "epochs_done": trainer.current_epoch,
         "steps_done": trainer.global_step,
         "final": {k: float(v) for k, v in trainer.callback_metrics.items()},

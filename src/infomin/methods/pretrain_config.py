@@ -27,8 +27,9 @@ from infomin.methods.presets import Preset, get_preset
 from infomin.methods.probe_data import ProbeData, probe_data
 from infomin.views.specs import SpecError, check_views_data, parse_spec
 
-# Lightning's precision names (its ints and aliases left out: one spelling per setting).
-PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true")
+# Lightning's precision names (its ints and aliases left out: one spelling per setting);
+# "auto": bf16-mixed where the device computes bf16 natively, else 32-true (pretrain.py).
+PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true")
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,8 @@ class PretrainConfig:
     devices: int = 1
     num_nodes: int = 1
     accelerator: str = "auto"
-    precision: str = "32-true"
-    channels_last: bool = False
+    precision: str = "auto"  # bench/epoch.py: bf16 ~1.5-2x faster on AVX-512 BF16 CPUs
+    channels_last: bool = True  # NHWC: faster convolutions on CPUs (oneDNN) and GPUs
     num_workers: int = 0
     checkpoint_every: int = 1
     max_steps: int = -1

@@ -17,7 +17,7 @@ May import: data and the shared helpers (config, outputs, progress, reports, thr
 A view never knows who consumes or measures it.
 """
 
-from infomin.views.batched import BatchedRecipe
+from infomin.views.batched import BatchedJigsaw, BatchedRecipe, BatchedViews
 from infomin.views.colorspaces import (
     COLOR_SPACES,
     ChannelSplit,
@@ -68,7 +68,9 @@ __all__ = [
     "IMAGENET_MEAN_255",
     "RECIPES",
     "SMALL_IMAGE_RULE",
+    "BatchedJigsaw",
     "BatchedRecipe",
+    "BatchedViews",
     "ChannelSplit",
     "ColorSpace",
     "JigsawGeometry",

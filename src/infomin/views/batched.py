@@ -14,9 +14,16 @@ device.
 
 Covered: crop, flip, colour jitter, Gaussian blur, grayscale, normalisation, colour
 space: all of recipes A, B and C. timm's RandAugment (recipes D and E) runs on PIL
-images and has no batched form here: ``BatchedRecipe(..., drop_randaugment=True)``
-applies the rest and leaves RandAugment out, which makes the weaker view; without that
-flag such a spec is refused, so the omission is never silent.
+images and has no batched form that draws the same ops: ``per_image_randaugment=True``
+runs the batched steps around it and timm's RandAugment on each image in between (the
+recipe's exact distribution, up to uint8 rounding), ``drop_randaugment=True`` leaves it
+out (the weaker view); without either such a spec is refused, so an omission is never
+silent. ``BatchedJigsaw`` cuts the jigsaw branch's patches for a whole batch and
+``BatchedViews`` strings views together as ``MultiView`` does per image.
+
+Grey images (1 channel) stay grey, as in the per-image recipes: jitter reduces to
+brightness and contrast, grayscale is a no-op, normalisation uses the one-channel
+statistics of ``to_model_input``.
 
 Semantics follow torchvision v2: RandomResizedCrop's box sampling (10 tries, then a
 centre crop), ColorJitter's factor ranges and random order of its four operations,
@@ -34,15 +41,18 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchvision.ops import roi_align
 
-from infomin.data.transforms import RGB_MEAN, RGB_STD
-from infomin.views.colorspaces import to_normalized_color_space
+from infomin.data.transforms import to_model_input
+from infomin.views.colorspaces import canonical_color_space, to_normalized_color_space
+from infomin.views.jigsaw import jigsaw_geometry
 from infomin.views.recipes import (
     SMALL_IMAGE_RULE,
+    PILRandAugment,
     RecipeSpec,
     adapt_to_small_images,
     blur_kernel_size,
     ensure_rgb,
     get_recipe,
+    grey_or_rgb,
 )
 
 _CROP_TRIES = 10
@@ -111,7 +121,10 @@ def resized_crop(images: Tensor, boxes: Tensor, size: int) -> Tensor:
 
 
 def grayscale(x: Tensor) -> Tensor:
-    """``[..., 3, H, W]`` -> ``[..., 1, H, W]`` luma (ITU-R 601, as torchvision)."""
+    """``[..., 3, H, W]`` -> ``[..., 1, H, W]`` luma (ITU-R 601, as torchvision); grey
+    images are their own luma."""
+    if x.shape[-3] == 1:
+        return x
     r, g, b = x.unbind(dim=-3)
     wr, wg, wb = _GRAY_WEIGHTS
     return (wr * r + wg * g + wb * b).unsqueeze(-3)
@@ -133,7 +146,9 @@ def adjust_contrast(x: Tensor, factor: Tensor) -> Tensor:
 
 
 def adjust_saturation(x: Tensor, factor: Tensor) -> Tensor:
-    """Blend each image with its grayscale version."""
+    """Blend each image with its grayscale version (grey images have none to change)."""
+    if x.shape[-3] == 1:
+        return x
     return _blend(x, grayscale(x), factor.view(-1, 1, 1, 1))
 
 
@@ -164,7 +179,10 @@ def hsv_to_rgb(x: Tensor) -> Tensor:
 
 
 def adjust_hue(x: Tensor, shift: Tensor) -> Tensor:
-    """Rotate each image's hue by ``shift`` (fractions of the circle, in [-0.5, 0.5])."""
+    """Rotate each image's hue by ``shift`` (fractions of the circle, in [-0.5, 0.5]);
+    grey images have no hue (torchvision returns them unchanged too)."""
+    if x.shape[-3] == 1:
+        return x
     hsv = rgb_to_hsv(x)
     hue = torch.remainder(hsv[:, 0] + shift.view(-1, 1, 1), 1.0)
     return hsv_to_rgb(torch.stack([hue, hsv[:, 1], hsv[:, 2]], dim=1))
@@ -231,9 +249,12 @@ def _blur(x: Tensor, kernel_size: int, sigmas: Tensor) -> Tensor:
 
 
 def random_grayscale(x: Tensor, p: float, generator: torch.Generator | None = None) -> Tensor:
-    """Replace each image by its 3-channel grayscale with probability ``p``."""
+    """Replace each image by its 3-channel grayscale with probability ``p`` (grey
+    images: a no-op; the draw is still made, so the random stream does not depend on it)."""
     chosen = _chance(len(x), p, generator).nonzero().squeeze(1)
     if len(chosen) == 0:
+        return x
+    if x.shape[-3] == 1:
         return x
     out = x.clone()
     where = chosen.to(x.device)
@@ -249,11 +270,13 @@ def random_flip(x: Tensor, p: float, generator: torch.Generator | None = None) -
 
 class BatchedRecipe:
     """A recipe applied to a batch: ``[B, C, H, W]`` (uint8 or float in [0, 1]) -> network
-    input ``float [B, 3, S, S]`` (ImageNet-normalised RGB, or the recipe's colour space).
+    input ``float [B, C', S, S]`` (ImageNet-normalised RGB, normalised grey for grey
+    images, or the recipe's colour space).
 
     ``spec`` is a recipe name or ``RecipeSpec``; ``small`` follows ``build_recipe``
     (None: the small-image rule below 97 px). RandAugment has no batched form: a spec
-    that has it needs ``drop_randaugment=True`` (module docstring).
+    that has it needs ``per_image_randaugment=True`` or ``drop_randaugment=True``
+    (module docstring).
     """
 
     def __init__(
@@ -262,17 +285,24 @@ class BatchedRecipe:
         image_size: int,
         small: bool | None = None,
         drop_randaugment: bool = False,
+        per_image_randaugment: bool = False,
     ) -> None:
         spec = get_recipe(spec)
         if small is None:
             small = image_size <= SMALL_IMAGE_RULE.max_side
         if small:
             spec = adapt_to_small_images(spec, image_size)
-        if spec.randaugment is not None and not drop_randaugment:
+        if spec.randaugment is not None and not (drop_randaugment or per_image_randaugment):
             raise ValueError(
                 f"recipe {spec.name} has RandAugment, which only runs per image on PIL; "
-                "pass drop_randaugment=True to apply the rest of the recipe batched"
+                "pass per_image_randaugment=True (timm's, between the batched steps) or "
+                "drop_randaugment=True (without it) to apply the rest of the recipe batched"
             )
+        self.randaugment = (
+            PILRandAugment(spec.randaugment, image_size)
+            if spec.randaugment is not None and per_image_randaugment
+            else None
+        )
         self.spec = spec
         self.image_size = image_size
         self.blur_kernel = blur_kernel_size(image_size, spec.blur_kernel_fraction)
@@ -280,7 +310,7 @@ class BatchedRecipe:
     def __call__(self, images: Tensor, generator: torch.Generator | None = None) -> Tensor:
         if images.dim() != 4:
             raise ValueError(f"expected a batch [B, C, H, W], got {tuple(images.shape)}")
-        x = ensure_rgb(images)
+        x = ensure_rgb(images) if self.spec.color_space is not None else grey_or_rgb(images)
         x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
         return self.normalise(self.augment(x, generator))
 
@@ -294,16 +324,101 @@ class BatchedRecipe:
             x = color_jitter(x, jitter, spec.jitter_p, generator)
         if spec.blur_p > 0:
             x = gaussian_blur(x, self.blur_kernel, spec.blur_sigma, spec.blur_p, generator)
+        if self.randaugment is not None:
+            x = self.randaugment_each(x)
         if spec.grayscale_p > 0:
             x = random_grayscale(x, spec.grayscale_p, generator)
         return x.clamp(0.0, 1.0)
 
+    def randaugment_each(self, x: Tensor) -> Tensor:
+        """timm's RandAugment on each image, on the CPU (PIL), as uint8 like the per-image
+        recipe: the only step whose ops have no batched twin drawing the same policy."""
+        assert self.randaugment is not None
+        images = (x * 255.0).round_().to(torch.uint8).cpu()
+        out = torch.stack([self.randaugment(image) for image in images])
+        return out.to(x.device, x.dtype) / 255.0
+
     def normalise(self, x: Tensor) -> Tensor:
+        """The recipe's colour space, else ``to_model_input``'s RGB or grey statistics."""
         if self.spec.color_space is not None:
             return to_normalized_color_space(x, self.spec.color_space)
-        mean = x.new_tensor(RGB_MEAN).view(1, 3, 1, 1)
-        std = x.new_tensor(RGB_STD).view(1, 3, 1, 1)
-        return (x - mean) / std
+        return to_model_input(x)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(recipe={self.spec.name!r}, size={self.image_size})"
+
+
+class BatchedJigsaw:
+    """``JigsawPatches`` for a batch: ``[B, C, H, W]`` -> ``[B, grid**2, C', p, p]``.
+
+    Per image, as per image: a RandomResizedCrop (scale ``crop_scale``) to the grid's
+    side, a flip, then one random ``p x p`` window inside each cell (row-major order),
+    normalised like ``JigsawPatches`` (RGB or grey statistics, or a colour space).
+    """
+
+    def __init__(
+        self,
+        image_size: int,
+        *,
+        grid: int = 3,
+        crop_scale: tuple[float, float] = (0.6, 1.0),
+        min_patch: int = 8,
+        color_space: str | None = None,
+    ) -> None:
+        self.geometry = jigsaw_geometry(image_size, grid=grid, min_patch=min_patch)
+        self.crop_scale = crop_scale
+        self.color_space = None if color_space is None else canonical_color_space(color_space)
+
+    def __call__(self, images: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        g = self.geometry
+        x = ensure_rgb(images) if self.color_space is not None else grey_or_rgb(images)
+        x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+        b, _, h, w = x.shape
+        boxes = crop_boxes(b, h, w, self.crop_scale, generator=generator)
+        x = random_flip(resized_crop(x, boxes, g.crop), 0.5, generator).clamp(0.0, 1.0)
+        patches = grid_windows(x, g.grid, g.cell, g.patch, generator)
+        if self.color_space is not None:
+            return to_normalized_color_space(patches, self.color_space)
+        return to_model_input(patches)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.geometry}, color_space={self.color_space!r})"
+
+
+def grid_windows(
+    x: Tensor, grid: int, cell: int, patch: int, generator: torch.Generator | None = None
+) -> Tensor:
+    """``[B, C, grid*cell, grid*cell]`` -> ``[B, grid**2, C, patch, patch]``: one random
+    window per cell and image (offsets drawn on the CPU, like every parameter here)."""
+    b = len(x)
+    slack = cell - patch
+    offsets = (torch.rand(b, grid * grid, 2, generator=generator) * (slack + 1)).long()
+    corners = torch.arange(grid * grid).view(1, -1)
+    top = (corners // grid) * cell + offsets[..., 0]  # [B, 9]
+    left = (corners % grid) * cell + offsets[..., 1]
+    steps = torch.arange(patch)
+    rows = (top.unsqueeze(-1) + steps).to(x.device)  # [B, 9, p]
+    cols = (left.unsqueeze(-1) + steps).to(x.device)
+    batch = torch.arange(b, device=x.device).view(b, 1, 1, 1)
+    windows = x[batch, :, rows.unsqueeze(-1), cols.unsqueeze(-2)]  # [B, 9, p, p, C]
+    return windows.permute(0, 1, 4, 2, 3).contiguous()
+
+
+class BatchedViews:
+    """Several batched views of the same images, flattened into one tuple (``MultiView``
+    for batches): ``BatchedViews(recipe, recipe, jigsaw)(images) -> (v1, v2, patches)``."""
+
+    def __init__(self, *views: BatchedRecipe | BatchedJigsaw) -> None:
+        if not views:
+            raise ValueError("BatchedViews needs at least one view")
+        self.views = views
+
+    def __call__(self, images: Tensor, generator: torch.Generator | None = None) -> tuple:
+        return tuple(view(images, generator) for view in self.views)
+
+    def __len__(self) -> int:
+        return len(self.views)
+
+    def __repr__(self) -> str:
+        inner = ",\n  ".join(repr(v) for v in self.views)
+        return f"{type(self).__name__}(\n  {inner}\n)"
