@@ -17,6 +17,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.ticker import NullLocator
 
 from infomin.outputs import atomic_write
 
@@ -48,6 +49,16 @@ def _label_shifts(x: list[float], y: list[float]) -> list[int]:
         near = [shifts[j] for j in range(i) if close[j]]
         shifts.append(next(k for k in range(len(x) + 1) if k not in near))
     return shifts
+
+
+def parameter_scale(values: list[float]) -> dict[str, Any]:
+    """The x scale for a ladder: symlog when its positive values span two decades or more
+    (patch distances 4..512 px would crowd into the left tenth of a linear axis), linear
+    below the smallest positive value so that 0 stays on the axis; else linear."""
+    positive = [v for v in values if v > 0]
+    if len(positive) < 2 or max(positive) / min(positive) < 100:
+        return {"value": "linear"}
+    return {"value": "symlog", "linthresh": min(positive), "linscale": 0.5}
 
 
 def save_figure(fig: Any, path: Path) -> Path:
@@ -114,6 +125,12 @@ def save_vs_parameter(results: Mapping[str, Any], path: str | Path) -> Path:
     bottom.legend(fontsize=8)
     if not ladder:
         bottom.set_xticks(xs, labels, rotation=45, ha="right")
+    elif parameter_scale(xs)["value"] == "symlog":
+        scale = parameter_scale(xs)
+        bottom.set_xscale(**scale)
+        bottom.set_xticks(xs, labels)
+        bottom.xaxis.set_minor_locator(NullLocator())
+        bottom.set_xlim(min(xs) - 0.3 * scale["linthresh"], max(xs) * 1.3)
     bottom.set_xlabel(results["parameter"] or "views")
     top.set_title(_title(results), fontsize=10)
     fig.tight_layout()

@@ -22,7 +22,7 @@ With the pair engine the critics *are* the pretrained encoders: "estimate I_NCE"
 "pretrain" are one training run per seed, and the probe reads the same encoders.
 
 Named experiments (`EXPERIMENTS`) fix views, parameter, values, sizes and the critic so
-that each finishes in a few minutes on 2 CPU cores (patch-distance-hires: about 20; it
+that each finishes in a few minutes on 2 CPU cores (patch-distance-hires: about 25; it
 reads the high-resolution photos of its `data_dir` unless `--data-dir` names others).
 """
 
@@ -297,7 +297,7 @@ EXPERIMENTS: dict[str, NamedExperiment] = {
         ("0", "4", "16", "32", "64", "128", "256", "512"),
         "two 32 px patches of one high-resolution photo (short side 1024 px; by default the "
         f"12 nature photos of Debian's mate-backgrounds in {HIRES_DIR}) at centre distance "
-        "0..512 px; probe f1 on single patches (label: the photo); about 20 min",
+        "0..512 px; probe f1 on single patches (label: the photo); about 25 min",
         data_dir=str(HIRES_DIR),
     ),
     "jitter": NamedExperiment(
