@@ -155,7 +155,7 @@ def test_evaluate_reads_a_pretrain_checkpoint_with_its_own_architecture(tmp_path
 
 def test_resume_skips_a_corrupt_last_checkpoint(tmp_path):
     """A truncated last.ckpt is reported and the newest good epoch checkpoint is used."""
-    from infomin.methods.pretrain import resume_checkpoint
+    from infomin.methods.resume import resume_checkpoint
 
     config = PretrainConfig(preset="simclr", evaluate=False, train_size=32, batch_size=8,
                             epochs=2, width=0.25)  # fmt: skip

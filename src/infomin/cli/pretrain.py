@@ -269,7 +269,7 @@ def _reason(err: RuntimeError) -> str:
 
 def _kept(out: Path) -> str:
     """What a diverged run leaves to resume from (nothing non-finite is ever saved)."""
-    from infomin.methods.pretrain import last_checkpoint
+    from infomin.methods.resume import last_checkpoint
 
     last = last_checkpoint(out)
     if not last.is_file():
