@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from infomin.data import DatasetError, check_location, load_dataset, photos
 from infomin.data.photo_patches import max_distance, patch_pairs
@@ -119,3 +120,13 @@ def test_patch_views_read_the_folder_and_refuse_impossible_distances(photo_folde
     with pytest.raises(DatasetError, match="impossible in the test region of photo"):
         parse_view_spec(f"patches:distance={test_only},size=16,photo_size=96", None,
                         str(photo_folder))  # fmt: skip
+
+
+def test_camera_rotation_is_applied(tmp_path: Path) -> None:
+    """A portrait camera photo stored landscape with EXIF orientation 6 is read upright."""
+    folder = tmp_path / "camera"
+    folder.mkdir()
+    exif = Image.Exif()
+    exif[274] = 6  # rotate 90 degrees clockwise to display
+    Image.new("RGB", (40, 20), (200, 30, 30)).save(folder / "portrait.jpg", exif=exif)
+    assert photos.photo(0, None, photos.as_folder(folder)).shape == (40, 20, 3)

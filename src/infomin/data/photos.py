@@ -40,7 +40,7 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from infomin.data.base import DatasetError
 
@@ -138,7 +138,8 @@ def _read_file(path: Path) -> np.ndarray:
     """One photo file as `uint8 [H, W, 3]` RGB; a corrupt or unreadable file is one line."""
     try:
         with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"), dtype=np.uint8)
+            upright = ImageOps.exif_transpose(image)  # cameras store the rotation in EXIF
+            return np.asarray(upright.convert("RGB"), dtype=np.uint8)
     except (OSError, ValueError, Image.DecompressionBombError) as error:
         raise DatasetError(f"photo {path} is not a readable image: {error}") from None
 
