@@ -361,8 +361,8 @@ def per_sample_rate(result: dict[str, Any], batch: int) -> float:
 def measure_cell(method: str, name: str, args, srcs: dict[str, Path | None]) -> dict:
     dataset = DATASETS[name]
     variants = [v for v in args.variants if v != "lightly" or method == "simclr"]
-    if "before" in variants or "after" in variants:
-        variants += [f"bare-{p}" for p in ("fp32", "bf16") if p in args.bare_precisions]
+    precisions = {PIPELINE_PRECISION[v] for v in ("before", "after") if v in variants}
+    variants += sorted({bare_key(p) for p in precisions})
     specs = specs_for(method, dataset, args, variants)
     rounds: list[dict[str, Any]] = []
     for r in range(args.rounds):
@@ -424,8 +424,18 @@ def summarise(rounds: list[dict[str, Any]], variants: list[str], batch: int) -> 
     return out
 
 
-# The precision each pipeline trains in by default (its bare backbone runs the same).
+# The precision each pipeline trains in by default (its bare backbone runs the same);
+# "after" is resolved in `main` (precision "auto": bf16-mixed where the CPU has bf16).
 PIPELINE_PRECISION = {"before": "32-true", "after": "32-true"}
+
+
+def after_precision(options: dict[str, Any]) -> str:
+    """What `pretrain` resolves the after run's precision to on this machine's CPU."""
+    from infomin.methods.pretrain import resolve_precision
+    from infomin.methods.pretrain_config import PretrainConfig
+
+    config = PretrainConfig(accelerator="cpu", precision=options.get("precision", "auto"))
+    return resolve_precision(config)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -464,8 +474,6 @@ def main(argv: list[str] | None = None) -> None:
         default=0,
         help="stop the 60,000-image epochs after this many steps (max_steps; 0: whole epoch)",
     )
-    parser.add_argument("--bare-precisions", nargs="+", default=["fp32"],
-                        choices=["fp32", "bf16"])  # fmt: skip
     args = parser.parse_args(argv)
     if args.child:
         return child(json.loads(args.child))
@@ -473,10 +481,14 @@ def main(argv: list[str] | None = None) -> None:
         args.rounds, args.bare_steps, args.batch_size, args.digits_size = 1, 4, 64, 512
         args.datasets = ["digits"]
     DATASETS["digits"]["train_size"] = args.digits_size
+    if "after" in args.variants:
+        PIPELINE_PRECISION["after"] = after_precision(args.after_options)
     started = start(args)  # this process's threads, recorded with the machine
-    payload = run_all(args)
-    path = write_result("epoch", args.out, payload, started)
-    print(f"wrote {path}")
+
+    def save(payload: dict[str, Any]) -> None:  # after every cell: a cut-short run still counts
+        print(f"wrote {write_result('epoch', args.out, payload, started)}", flush=True)
+
+    run_all(args, save)
     return None
 
 
@@ -493,10 +505,11 @@ def replace_rounds(args, rounds: int):
     return argparse.Namespace(**{**vars(args), "rounds": rounds})
 
 
-def run_all(args) -> dict[str, Any]:
+def run_all(args, save) -> None:
+    """Every (dataset, method) cell; `save` gets the payload so far after each one."""
+    cells: dict[str, dict[str, Any]] = {}
     with source_tree(args.before) as before_src:
         srcs: dict[str, Path | None] = {"before": before_src}
-        cells: dict[str, dict[str, Any]] = {}
         for name in args.datasets:
             big = name == "fashion"
             methods = [m for m in args.methods if not big or m in args.fashion_methods]
@@ -505,6 +518,11 @@ def run_all(args) -> dict[str, Any]:
                 print(f"{method} on {name}", flush=True)
                 cell = measure_cell(method, name, replace_rounds(args, rounds), srcs)
                 cells.setdefault(name, {})[method] = cell
+                save(payload(args, cells))
+
+
+def payload(args, cells: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The JSON record: settings and the cells measured so far."""
     return {
         "settings": {
             "batch_size": args.batch_size,
@@ -515,6 +533,7 @@ def run_all(args) -> dict[str, Any]:
             "threads": args.threads or os.cpu_count(),
             "before": args.before,
             "lightly": package_version("lightly"),
+            "precision": dict(PIPELINE_PRECISION),
             "lightly_workers": args.lightly_workers,
             "after_options": args.after_options,
             "datasets": {k: DATASETS[k] for k in args.datasets},

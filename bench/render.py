@@ -297,6 +297,15 @@ def epoch_goals(r: dict) -> list[str]:
     return lines
 
 
+def fashion_note(s: dict) -> str:
+    """How much of the 60,000-image epoch was timed."""
+    steps = s.get("fashion_steps")
+    if not steps:
+        return ""
+    return (f"fashion: the whole 60,000 x 1 x 28 x 28 tensor is loaded, the epoch stopped "
+            f"after {steps} timed steps (`--fashion-steps`). ")  # fmt: skip
+
+
 def epoch_section(r: dict) -> list[str]:
     s = r["settings"]
     rows, where = epoch_rows(r)
@@ -313,7 +322,10 @@ def epoch_section(r: dict) -> list[str]:
         "tree, each in a fresh process; bare = the backbone passes of the method on fixed "
         "tensors at the same precision, in its faster memory format; lightly = lightly "
         f"{s['lightly']}'s SimCLRTransform, a DataLoader ({s['lightly_workers']} worker) and "
-        "a plain loop on the same backbone. Ratios of samples/s (> 1: faster), median of "
+        "a plain fp32 loop on the same backbone. Precision: "
+        f"{', '.join(f'{k} {v}' for k, v in s.get('precision', {}).items())} (after: "
+        "`--precision auto`, bf16 autocast on this CPU's AVX-512 BF16). "
+        f"{fashion_note(s)}Ratios of samples/s (> 1: faster), median of "
         f"{s['rounds']} alternating round(s) ({s.get('fashion_rounds', 1)} on fashion); "
         "load avg = the machine's 1-minute load before each round and after the last (2 "
         "cores, shared: figures taken under load are noisy, ratios within a round less so).",
