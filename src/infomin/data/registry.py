@@ -152,38 +152,43 @@ def default_data_dir(name: str) -> Path | None:
     return _ENTRIES[name].default_dir
 
 
-def check_location(name: str, data_dir: str | os.PathLike[str] | None) -> None:
+def check_location(
+    name: str, data_dir: str | os.PathLike[str] | None, flag: str = "--data-dir"
+) -> None:
     """Refuse, before any work, a data folder that cannot serve dataset `name`: a folder
     given for an embedded dataset that reads none (it would be ignored), a missing one,
-    or none for a dataset on disk. The line names the dataset and what it expects."""
+    or none for a dataset on disk. The line names the dataset, the option (`flag`) and
+    what it expects."""
     _check_name(name)
     if is_embedded(name):
         if data_dir is not None and _ENTRIES[name].reads_folder:
-            data_location(name, data_dir)
+            data_location(name, data_dir, flag)
         elif data_dir is not None:
             raise DatasetError(
-                f"--data-dir {data_dir} cannot apply: dataset {name!r} is embedded "
-                "(drop --data-dir, or name a dataset read from disk with --data)"
+                f"{flag} {data_dir} cannot apply: dataset {name!r} is embedded "
+                f"(drop {flag}, or name a dataset read from disk)"
             )
         return
-    data_location(name, data_dir)
+    data_location(name, data_dir, flag)
 
 
-def data_location(name: str, data_dir: str | os.PathLike[str] | None) -> Path:
+def data_location(
+    name: str, data_dir: str | os.PathLike[str] | None, flag: str = "--data-dir"
+) -> Path:
     """The existing folder dataset `name` (read from disk) is read from: `data_dir`, else
     the entry's default folder; a `DatasetError` saying what to do otherwise."""
     entry = _ENTRIES[name]
     hint = f" ({entry.install_hint})" if entry.install_hint else ""
     if data_dir is None:
         if entry.default_dir is None:
-            raise DatasetError(f"dataset {name!r} is read from disk: --data-dir is required")
+            raise DatasetError(f"dataset {name!r} is read from disk: {flag} is required")
         if not entry.default_dir.is_dir():
             raise DatasetError(f"dataset {name!r} not found in {entry.default_dir}{hint}")
         return entry.default_dir
     path = Path(data_dir).expanduser()
     if not path.is_dir():
         problem = "is not a directory" if path.exists() else "does not exist"
-        raise DatasetError(f"--data-dir for {name!r}: {path} {problem}{hint}")
+        raise DatasetError(f"{flag} for {name!r}: {path} {problem}{hint}")
     return path
 
 

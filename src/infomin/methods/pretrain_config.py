@@ -137,7 +137,7 @@ class PretrainConfig:
         if self.eval_data is not None:
             if not has_labels(self.eval_data):
                 raise ConfigError(f"eval_data {self.eval_data!r} has no labels to probe")
-            check_location(self.eval_data, self.eval_data_dir)
+            check_location(self.eval_data, self.eval_data_dir, "--eval-data-dir")
         elif self.eval_data_dir is not None:
             raise ConfigError("eval_data_dir cannot apply without eval_data (the dataset)")
         probed = self.evaluate or self.knn_every > 0
