@@ -35,10 +35,11 @@ def section_commands(readme: str = README.read_text(), title: str = "## Learning
 
 def _small(argv: list[str]) -> list[str]:
     """Small sizes: one seed, or two where the command asks for seeds (the paired
-    intervals need two)."""
+    intervals need two), in-process (`--workers 1`: spawning workers costs more than
+    these tiny jobs; test_compare.py runs the pool)."""
     extra = SMALL[argv[0]]
     if argv[0] == "learn-views" and "compare" in argv:
-        extra = [*extra, "--seeds", "2" if "--seeds" in argv else "1"]
+        extra = [*extra, "--seeds", "2" if "--seeds" in argv else "1", "--workers", "1"]
     return [*argv, *extra]
 
 
