@@ -108,6 +108,10 @@ def _run_spawned(
                 results[index] = future.result()
                 if on_result is not None:
                     on_result(jobs[index], results[index])
+        # A worker's last messages can still be in its queue's feeder thread when its job
+        # is done; the workers flush it when they exit, so drain once more after that.
+        pool.shutdown(wait=True)
+        _drain(progress_queue, on_message)
         return results
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
