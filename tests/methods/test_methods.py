@@ -72,14 +72,24 @@ def test_shuffled_forward_returns_rows_in_original_order():
     assert torch.allclose(shuffled_forward(encoder, x), encoder(x), atol=1e-6)
 
 
-def test_split_batchnorm_normalises_each_sub_batch():
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_split_batchnorm_normalises_each_sub_batch(memory_format):
     bn = SplitBatchNorm2d(2, num_splits=2, affine=False)
-    x = torch.randn(8, 2, 3, 3) * 3 + 1
+    x = (torch.randn(8, 2, 3, 3) * 3 + 1).contiguous(memory_format=memory_format)
     out = bn(x)
-    for k in range(2):  # sub-batch k holds rows k, k+2, k+4, ... (interleaved)
-        sub = out[k::2]
-        assert sub.mean(dim=(0, 2, 3)).abs().max() < 1e-5
-        assert torch.allclose(sub.var(dim=(0, 2, 3), unbiased=False), torch.ones(2), atol=1e-3)
+    assert out.is_contiguous(memory_format=memory_format)  # no copy to the other format
+    variances = []
+    for k in range(2):  # sub-batch k holds rows 4k .. 4k + 3
+        rows = x[4 * k : 4 * k + 4]
+        mean = rows.mean(dim=(0, 2, 3), keepdim=True)
+        var = rows.var(dim=(0, 2, 3), unbiased=False, keepdim=True)
+        expected = (rows - mean) / torch.sqrt(var + bn.eps)  # naive reference
+        assert torch.allclose(out[4 * k : 4 * k + 4], expected, atol=1e-5)
+        variances.append(rows.var(dim=(0, 2, 3), unbiased=True))
+    # running statistics: the usual update with the average of the sub-batch statistics
+    means = torch.stack([x[:4].mean(dim=(0, 2, 3)), x[4:].mean(dim=(0, 2, 3))]).mean(0)
+    assert torch.allclose(bn.running_mean, 0.1 * means, atol=1e-6)
+    assert torch.allclose(bn.running_var, 0.9 + 0.1 * torch.stack(variances).mean(0), atol=1e-6)
 
 
 def test_pretrain_short_run_evaluates_the_backbone(tmp_path):

@@ -20,34 +20,36 @@ DEFAULT_SPLITS = 4
 
 
 class SplitBatchNorm2d(nn.BatchNorm2d):
-    """BatchNorm whose training statistics are computed per sub-batch of `B / splits`."""
+    """BatchNorm whose training statistics are computed per sub-batch of `B / splits`.
+
+    Sub-batch k is rows `[k B/s, (k+1) B/s)` of the (already shuffled) batch. Each goes
+    through the native batch norm, so a `channels_last` batch stays `channels_last`
+    (reshaping it into extra channels, as the reference code does, copied it to the
+    other format and made the key encoder's pooling 3x slower; `bench/step.py`).
+    """
 
     def __init__(self, num_features: int, num_splits: int = DEFAULT_SPLITS, **kwargs) -> None:
         super().__init__(num_features, **kwargs)
         self.num_splits = num_splits
 
     def forward(self, x: Tensor) -> Tensor:
-        b, c, h, w = x.shape
-        if not self.training or b % self.num_splits or b == self.num_splits:
+        if not self.training or len(x) % self.num_splits or len(x) == self.num_splits:
             return super().forward(x)
-        # Sub-batches as extra channels: one normalisation per (sub-batch, channel).
-        grouped = x.reshape(b // self.num_splits, c * self.num_splits, h, w)
-        mean = self.running_mean.repeat(self.num_splits)
-        var = self.running_var.repeat(self.num_splits)
-        out = nn.functional.batch_norm(
-            grouped,
-            mean,
-            var,
-            self.weight.repeat(self.num_splits) if self.weight is not None else None,
-            self.bias.repeat(self.num_splits) if self.bias is not None else None,
-            True,
-            self.momentum if self.momentum is not None else 0.1,
-            self.eps,
-        )
-        with torch.no_grad():
-            self.running_mean.copy_(mean.view(self.num_splits, c).mean(0))
-            self.running_var.copy_(var.view(self.num_splits, c).mean(0))
-        return out.reshape(b, c, h, w)
+        momentum = self.momentum if self.momentum is not None else 0.1
+        outs, means, variances = [], [], []
+        for chunk in x.chunk(self.num_splits):  # [B / s, C, H, W] views, format kept
+            mean, var = self.running_mean.clone(), self.running_var.clone()
+            outs.append(
+                nn.functional.batch_norm(
+                    chunk, mean, var, self.weight, self.bias, True, momentum, self.eps
+                )
+            )
+            means.append(mean)
+            variances.append(var)
+        with torch.no_grad():  # the running statistics: the average over sub-batches
+            self.running_mean.copy_(torch.stack(means).mean(0))
+            self.running_var.copy_(torch.stack(variances).mean(0))
+        return torch.cat(outs)
 
 
 def convert_split_bn(module: nn.Module, num_splits: int = DEFAULT_SPLITS) -> nn.Module:
