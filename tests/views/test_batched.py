@@ -10,6 +10,7 @@ from torchvision.transforms.v2 import functional as tvf
 from infomin.data.transforms import to_model_input
 from infomin.views import BatchedRecipe
 from infomin.views import batched as B
+from infomin.views import batched_color as BC
 from infomin.views.blur import SeparableGaussianBlur, blur_by_matrices
 
 
@@ -25,10 +26,10 @@ def seeded(seed: int) -> torch.Generator:
 @pytest.mark.parametrize(
     ("ours", "reference", "factors"),
     [
-        (B.adjust_brightness, tvf.adjust_brightness, (0.6, 1.4, 1.0)),
-        (B.adjust_contrast, tvf.adjust_contrast, (0.2, 1.8, 1.0)),
-        (B.adjust_saturation, tvf.adjust_saturation, (0.0, 1.7, 1.0)),
-        (B.adjust_hue, tvf.adjust_hue, (-0.4, 0.25, 0.0)),
+        (BC.adjust_brightness, tvf.adjust_brightness, (0.6, 1.4, 1.0)),
+        (BC.adjust_contrast, tvf.adjust_contrast, (0.2, 1.8, 1.0)),
+        (BC.adjust_saturation, tvf.adjust_saturation, (0.0, 1.7, 1.0)),
+        (BC.adjust_hue, tvf.adjust_hue, (-0.4, 0.25, 0.0)),
     ],
 )
 def test_colour_ops_match_torchvision_per_image(ours, reference, factors) -> None:
@@ -38,9 +39,30 @@ def test_colour_ops_match_torchvision_per_image(ours, reference, factors) -> Non
     torch.testing.assert_close(ours(x, factor), expected, atol=2e-4, rtol=0)
 
 
+@pytest.mark.parametrize("channels", [3, 1])
+def test_color_jitter_is_torchvisions_per_image_with_the_same_draws(channels) -> None:
+    """Naive reference: replay the jitter's draws (factors, order, whether applied) and
+    run torchvision's four ops image by image in that order."""
+    n, strengths, p = 24, (0.4, 0.4, 0.4, 0.1), 0.8
+    x = torch.rand(n, channels, 10, 10, generator=seeded(5))
+    draws = seeded(6)
+    factors = [BC._uniform(n, 1 - s, 1 + s, draws) for s in strengths[:3]]
+    factors.append(BC._uniform(n, -strengths[3], strengths[3], draws))
+    order = torch.rand(n, 4, generator=draws).argsort(dim=1)
+    applied = BC._chance(n, p, draws)
+    ops = (tvf.adjust_brightness, tvf.adjust_contrast, tvf.adjust_saturation, tvf.adjust_hue)
+    expected = x.clone()
+    for i in range(n):
+        for op_index in order[i].tolist() if applied[i] else []:
+            expected[i] = ops[op_index](expected[i], float(factors[op_index][i]))
+    ours = BC.color_jitter(x, strengths, p, seeded(6))
+    assert 0 < int(applied.sum()) < n  # both kinds of image are in the batch
+    torch.testing.assert_close(ours, expected, atol=2e-4, rtol=0)
+
+
 def test_hsv_round_trip() -> None:
     x = torch.rand(2, 3, 9, 9, generator=seeded(2))
-    torch.testing.assert_close(B.hsv_to_rgb(B.rgb_to_hsv(x)), x, atol=1e-5, rtol=0)
+    torch.testing.assert_close(BC.hsv_to_rgb(BC.rgb_to_hsv(x)), x, atol=1e-5, rtol=0)
 
 
 def test_blur_matches_torchvision_with_a_sigma_per_image() -> None:
@@ -147,7 +169,7 @@ def test_probabilities_are_per_image() -> None:
 def test_meta_device_keeps_the_device() -> None:
     """Device-agnostic: every op stays on the images' device (meta needs no hardware)."""
     x = torch.rand(4, 3, 16, 16, generator=seeded(14))
-    out = B.adjust_hue(x.to("meta"), torch.zeros(4, device="meta"))
+    out = BC.adjust_hue(x.to("meta"), torch.zeros(4, device="meta"))
     assert out.device.type == "meta" and out.shape == x.shape
 
 

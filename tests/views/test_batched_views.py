@@ -8,6 +8,7 @@ import torch
 from infomin.data.transforms import GRAY_MEAN, GRAY_STD
 from infomin.views import BatchedJigsaw, BatchedRecipe, BatchedViews, JigsawPatches
 from infomin.views import batched as B
+from infomin.views import batched_color as BC
 
 
 def _images(n: int = 8, channels: int = 3, side: int = 32, seed: int = 0) -> torch.Tensor:
@@ -27,8 +28,8 @@ def test_grey_batches_stay_grey_with_grey_statistics(recipe: str) -> None:
 def test_saturation_hue_and_grayscale_leave_grey_images_alone() -> None:
     x = torch.rand(4, 1, 6, 6)
     factor = torch.full((4,), 0.3)
-    assert torch.equal(B.adjust_saturation(x, factor), x)
-    assert torch.equal(B.adjust_hue(x, factor), x)
+    assert torch.equal(BC.adjust_saturation(x, factor), x)
+    assert torch.equal(BC.adjust_hue(x, factor), x)
     assert torch.equal(B.random_grayscale(x, 1.0), x)
 
 

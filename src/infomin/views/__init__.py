@@ -6,8 +6,8 @@
   ``build_recipe``; ``randaugment``: their timm RandAugment step (``RandAugmentSpec``).
 - ``jigsaw``: ``JigsawPatches``, the PIRL/InfoMin nine-patch branch.
 - ``multiview``: ``MultiView`` / ``TwoCrop`` to bundle views of one sample.
-- ``batched``: ``BatchedRecipe``, the recipes' steps on a whole batch on any device;
-  ``blur``: the separable Gaussian blur both use.
+- ``batched``: ``BatchedRecipe``, the recipes' steps on a whole batch on any device
+  (its colour steps in ``batched_color``); ``blur``: the separable Gaussian blur both use.
 - ``pairs``: the view contract (``PairSet``, ``ProbeSet``, ``PairSource``).
 - ``images`` (``ImagePool``), ``sources`` (colour-space, patch, recipe, learned-view
   sources), ``toy`` (the toy's factor-sharing frames), ``flows`` (the learned g),

@@ -42,6 +42,12 @@ from torch import Tensor
 from torchvision.ops import roi_align
 
 from infomin.data.transforms import to_model_input
+from infomin.views.batched_color import (
+    _chance,
+    _uniform,
+    color_jitter,
+    grayscale,
+)
 from infomin.views.colorspaces import canonical_color_space, to_normalized_color_space
 from infomin.views.jigsaw import jigsaw_geometry
 from infomin.views.recipes import (
@@ -57,15 +63,6 @@ from infomin.views.recipes import (
 
 _CROP_TRIES = 10
 _RATIO = (3 / 4, 4 / 3)
-_GRAY_WEIGHTS = (0.299, 0.587, 0.114)
-
-
-def _uniform(n: int, low: float, high: float, generator: torch.Generator | None) -> Tensor:
-    return low + (high - low) * torch.rand(n, generator=generator)
-
-
-def _chance(n: int, p: float, generator: torch.Generator | None) -> Tensor:
-    return torch.rand(n, generator=generator) < p
 
 
 def crop_boxes(
@@ -118,101 +115,6 @@ def resized_crop(images: Tensor, boxes: Tensor, size: int) -> Tensor:
     rois = torch.cat([torch.arange(len(images), dtype=boxes.dtype).unsqueeze(1), boxes], dim=1)
     rois = rois.to(device=images.device, dtype=images.dtype)
     return roi_align(images, rois, (size, size), spatial_scale=1.0, sampling_ratio=-1, aligned=True)
-
-
-def grayscale(x: Tensor) -> Tensor:
-    """``[..., 3, H, W]`` -> ``[..., 1, H, W]`` luma (ITU-R 601, as torchvision); grey
-    images are their own luma."""
-    if x.shape[-3] == 1:
-        return x
-    r, g, b = x.unbind(dim=-3)
-    wr, wg, wb = _GRAY_WEIGHTS
-    return (wr * r + wg * g + wb * b).unsqueeze(-3)
-
-
-def _blend(x: Tensor, other: Tensor, factor: Tensor) -> Tensor:
-    return (factor * x + (1 - factor) * other).clamp(0.0, 1.0)
-
-
-def adjust_brightness(x: Tensor, factor: Tensor) -> Tensor:
-    """Per-image brightness; ``factor`` is ``[B]``."""
-    return (x * factor.view(-1, 1, 1, 1)).clamp(0.0, 1.0)
-
-
-def adjust_contrast(x: Tensor, factor: Tensor) -> Tensor:
-    """Blend each image with the mean of its grayscale version."""
-    mean = grayscale(x).mean(dim=(-3, -2, -1), keepdim=True)
-    return _blend(x, mean, factor.view(-1, 1, 1, 1))
-
-
-def adjust_saturation(x: Tensor, factor: Tensor) -> Tensor:
-    """Blend each image with its grayscale version (grey images have none to change)."""
-    if x.shape[-3] == 1:
-        return x
-    return _blend(x, grayscale(x), factor.view(-1, 1, 1, 1))
-
-
-def rgb_to_hsv(x: Tensor) -> Tensor:
-    """``[..., 3, H, W]`` RGB in [0, 1] -> HSV with every channel in [0, 1]."""
-    r, g, b = x.unbind(dim=-3)
-    value, _ = x.max(dim=-3)
-    chroma = value - x.min(dim=-3).values
-    safe = torch.where(chroma > 0, chroma, torch.ones_like(chroma))
-    saturation = torch.where(value > 0, chroma / torch.where(value > 0, value, 1.0), 0.0)
-    hue = torch.where(
-        value == r,
-        (g - b) / safe,
-        torch.where(value == g, 2.0 + (b - r) / safe, 4.0 + (r - g) / safe),
-    )
-    hue = torch.where(chroma > 0, torch.remainder(hue / 6.0, 1.0), 0.0)
-    return torch.stack([hue, saturation, value], dim=-3)
-
-
-def hsv_to_rgb(x: Tensor) -> Tensor:
-    """Inverse of ``rgb_to_hsv``: each channel is ``v - v s clamp(min(k, 4 - k), 0, 1)``."""
-    hue, saturation, value = x.unbind(dim=-3)
-    shifts = torch.tensor([5.0, 3.0, 1.0], device=x.device, dtype=x.dtype)
-    k = torch.remainder(shifts.view(3, 1, 1) + 6.0 * hue.unsqueeze(-3), 6.0)
-    ramp = torch.minimum(k, 4.0 - k).clamp(0.0, 1.0)
-    v, s = value.unsqueeze(-3), saturation.unsqueeze(-3)
-    return v - v * s * ramp
-
-
-def adjust_hue(x: Tensor, shift: Tensor) -> Tensor:
-    """Rotate each image's hue by ``shift`` (fractions of the circle, in [-0.5, 0.5]);
-    grey images have no hue (torchvision returns them unchanged too)."""
-    if x.shape[-3] == 1:
-        return x
-    hsv = rgb_to_hsv(x)
-    hue = torch.remainder(hsv[:, 0] + shift.view(-1, 1, 1), 1.0)
-    return hsv_to_rgb(torch.stack([hue, hsv[:, 1], hsv[:, 2]], dim=1))
-
-
-_JITTER_OPS = (adjust_brightness, adjust_contrast, adjust_saturation, adjust_hue)
-
-
-def color_jitter(
-    x: Tensor,
-    strengths: tuple[float, float, float, float],
-    p: float = 1.0,
-    generator: torch.Generator | None = None,
-) -> Tensor:
-    """ColorJitter with probability ``p``: per-image factors and order of the four ops."""
-    n = len(x)
-    factors = [_uniform(n, max(0.0, 1.0 - s), 1.0 + s, generator) for s in strengths[:3]]
-    factors.append(_uniform(n, -strengths[3], strengths[3], generator))
-    order = torch.rand(n, 4, generator=generator).argsort(dim=1)
-    applied = _chance(n, p, generator)
-    active = [s > 0 for s in strengths]
-    out = x.clone()
-    for slot in range(4):
-        for op_index, op in enumerate(_JITTER_OPS):
-            chosen = (applied & (order[:, slot] == op_index)).nonzero().squeeze(1)
-            if not active[op_index] or len(chosen) == 0:
-                continue
-            where = chosen.to(x.device)
-            out[where] = op(out[where], factors[op_index][chosen].to(x.device, x.dtype))
-    return out
 
 
 def gaussian_blur(
