@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 BIN := $(VENV)/bin
 DEMO_OUT ?= demo
 
-.PHONY: demo test test-slow reliability-doc lint bench bench-transfer fashion-mnist clean
+.PHONY: demo test test-slow reliability-doc lint bench bench-transfer bench-accuracy fashion-mnist clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -48,6 +48,13 @@ bench: $(STAMP)
 # or CI. `python -m bench.transfer --quick` checks the pipeline in under 10 minutes.
 bench-transfer: $(STAMP)
 	$(BIN)/python -m bench.transfer
+
+# The Fashion-MNIST accuracy table (issue 11; README): every preset against raw pixels,
+# random init, supervised and lightly's SimCLR, about 70-80 minutes on 2 CPU cores, so
+# not in `make bench` or CI. Needs `make fashion-mnist`; `python -m bench.accuracy --quick`
+# checks the pipeline in under 10 minutes.
+bench-accuracy: $(STAMP)
+	$(BIN)/python -m bench.accuracy
 
 # Fashion-MNIST's four IDX files from Debian's package dataset-fashion-mnist, where
 # `infomin --data fashion-mnist` reads them without --data-dir. Installs as root with
