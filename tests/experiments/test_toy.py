@@ -124,3 +124,73 @@ def test_quick_table_reproduces_the_paper_claims():
     """The quick table (1 seed): every claim has the paper's sign."""
     results = run_toy_table(toy.quick_config(rows=("digit", "background", "digit+background")))
     assert all(claim["holds"] for claim in results["claims"]), results["claims"]
+
+
+def _digit_rows(values):
+    """Rows with given per-seed digit accuracies."""
+    return [
+        {"name": name, "per_seed": [{"digit.linear_top1": v} for v in per_seed]}
+        for name, per_seed in values.items()
+    ]
+
+
+def _claim(checks, start):
+    return next(c for c in checks if c["claim"].startswith(start))
+
+
+def test_best_single_factor_must_beat_each_other_single_factor():
+    rows = {"digit": [60, 62, 61], "position": [55, 58, 56], "background": [20, 21, 19]}
+    best = _claim(check_claims(_digit_rows(rows)), "digit-only gives the best")
+    assert best["holds"] and best["reference"] == "position"  # the closest competitor
+    assert best["difference"] == pytest.approx(14 / 3)
+    assert best["references"] == ["position", "background"]
+    rows["position"] = [65, 58, 70]
+    beaten = _claim(check_claims(_digit_rows(rows)), "digit-only gives the best")
+    assert not beaten["holds"] and beaten["difference"] < 0
+    assert not [
+        c
+        for c in check_claims(_digit_rows({"digit": [1], "position": [0]}))
+        if c["claim"].startswith("digit-only")
+    ]  # background not run: left out
+
+
+@pytest.mark.parametrize(
+    ("both", "holds"),
+    [([70, 71, 72], True), ([59, 62, 60], True), ([50, 52, 51], False)],
+)  # fmt: skip
+def test_at_least_claim_tolerates_a_drop_within_the_spread(both, holds):
+    rows = {"digit": [60, 61, 62], "digit+position": both}
+    check = _claim(check_claims(_digit_rows(rows)), "digit+position: digit accuracy at least")
+    assert check["holds"] is holds
+    text = render_toy_markdown({**_FAKE, "claims": [check]})
+    assert ("does NOT hold" in text) is not holds
+
+
+_FAKE = {"log_k": 1.0, "rows": [], "seeds": [0, 1, 2], "num_candidates": 2,
+         "config": {**vars(TINY), "critic": vars(TINY.critic), "sizes": vars(TINY.sizes)},
+         "row_seconds": {}, "elapsed_s": 0.0}  # fmt: skip
+
+
+def test_sequence_table_gives_f1_the_stacked_frames():
+    """`--v1-frames` reaches the table: f1 takes 3 x N channels, the report says so, and
+    the baseline starts as the rows' critics do."""
+    config = replace(TINY, rows=("position",), v1_frames=2)
+    assert config.channels == (6, 3) and ToyConfig().v1_frames == 3
+    assert config.source("position").v1_frames == 2
+    results = run_toy_table(config)
+    assert results["config"]["v1_frames"] == 2
+    assert "v1 a clip of 2 frames stacked along channels, v2 its next frame" in (
+        render_toy_markdown(results)
+    )
+    with pytest.raises(ValueError, match="v1_frames"):
+        replace(TINY, v1_frames=0)
+
+
+def test_cli_takes_v1_frames(tmp_path, monkeypatch):
+    monkeypatch.setattr(toy, "quick_config", lambda **changes: replace(TINY, **changes))
+    out = tmp_path / "toy"
+    argv = ["toy", "--quick", "--rows", "digit", "--v1-frames", "1", "--out", str(out)]
+    assert main(argv) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["config"]["v1_frames"] == 1
+    assert "v1 and v2 single frames" in (out / "toy.md").read_text()

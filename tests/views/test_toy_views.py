@@ -4,8 +4,16 @@ import pytest
 import torch
 
 from infomin.data.moving_digits import digit_indices
+from infomin.data.transforms import to_model_input
 from infomin.views.pairs import PairSet, ProbeSet
-from infomin.views.toy import FACTOR_FIELDS, FACTORS, ToyPairSource, parse_shared, shared_label
+from infomin.views.toy import (
+    FACTOR_FIELDS,
+    FACTORS,
+    ToyPairSource,
+    parse_shared,
+    render_frame,
+    shared_label,
+)
 
 N = 200
 SHARED_SETS = ["none", "digit", "position", "background", "digit+position",
@@ -124,3 +132,47 @@ def test_shared_accepts_strings_and_sets(text, expected):
 def test_bad_arguments_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ToyPairSource(**kwargs)
+
+
+# --- the sequence variant: v1 a clip of frames, v2 its next frame -------------------------
+
+
+def test_sequence_v1_stacks_the_clip_and_v2_is_its_next_frame():
+    source = ToyPairSource("all", dim=0.0, v1_frames=3)
+    raw = source.raw_pairs("train", 40, seed=4)
+    assert raw.v1.shape == (40, 9, 32, 32) and raw.v2.shape == (40, 3, 32, 32)
+    assert raw.v1_factors.position.shape == (40, 4, 2)
+    for t in range(3):
+        assert torch.equal(
+            raw.v1[:, 3 * t : 3 * t + 3], render_frame(raw.v1_factors, source.config, t)
+        )
+    assert torch.equal(raw.v2, render_frame(raw.v1_factors, source.config, 3))  # all shared
+
+
+def test_sequence_shared_position_is_where_the_motion_carries_v1s_digit():
+    raw = ToyPairSource("position", dim=0.0, v1_frames=3).raw_pairs("train", N, seed=6)
+    assert not _field_equal(raw.v1_factors.digit_index, raw.v2_factors.digit_index).all()
+    next_place = raw.v1_factors.position[:, 3]
+    assert (_ink_centre(raw.v2) - next_place).abs().max() < 0.51  # no ink clipped
+    last_seen = _ink_centre(raw.v1[:, 6:9])
+    assert ((next_place - last_seen).norm(dim=1) > 0.5).float().mean() > 0.8  # it moved
+    steps = raw.v1_factors.position.diff(dim=1).norm(dim=2)
+    assert steps.max() <= 3.0 + 1e-4  # speed in [1, 3] px per frame, bounces included
+
+
+def test_sequence_pairs_normalise_each_frame_as_rgb():
+    source = ToyPairSource("digit", v1_frames=2)
+    raw, pairs = source.raw_pairs("test", 8, seed=0), source.pairs("test", 8, seed=0)
+    assert pairs.v1.shape == (8, 6, 32, 32)
+    assert torch.allclose(pairs.v1[:, 3:], to_model_input(raw.v1[:, 3:]))
+    assert torch.equal(pairs.v2, to_model_input(raw.v2))
+
+
+def test_one_frame_is_the_single_frame_variant_and_zero_is_refused():
+    single = ToyPairSource("position", v1_frames=1)
+    assert single.v2_frame == 0 and ToyPairSource("position", v1_frames=4).v2_frame == 4
+    assert torch.equal(
+        single.pairs("train", 16, 2).v2, ToyPairSource("position").pairs("train", 16, 2).v2
+    )
+    with pytest.raises(ValueError, match="v1_frames"):
+        ToyPairSource("digit", v1_frames=0)

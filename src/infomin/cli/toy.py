@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from infomin.experiments.toy import ToyConfig
 
 HELP = """\
-The paper's toy experiment on colorful-moving-digits. For each row, two frames share a
+The paper's toy experiment on colorful-moving-digits. For each row, view 1 (a clip of
+--v1-frames frames of a moving digit) and view 2 (one frame: the clip's next frame) share a
 set of factors (digit = the MNIST image and its colour; position = where the digit is;
 background = the photo and its crop) and everything else is drawn independently; two
 convnet critics are trained with InfoNCE on such pairs, I_NCE is measured on held-out
@@ -45,6 +46,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--rows", nargs="+", default=None, metavar="ROW",
         help="rows to run, e.g. digit background digit+background ladder=0.5",
     )  # fmt: skip
+    parser.add_argument(
+        "--v1-frames", type=positive_int, default=None, metavar="N",
+        help="frames of view 1's clip, stacked along channels; view 2 is the clip's next frame "
+        "(default 3, the paper's sequence view; 1 = single frames at the same instant)",
+    )  # fmt: skip
     parser.add_argument("--workers", type=positive_int, default=None, help="processes (default 2)")
     parser.add_argument(
         "--threads", type=positive_int, default=None, help="torch threads per process (1)"
@@ -62,6 +68,7 @@ def _config(args: argparse.Namespace) -> ToyConfig:
         name: value
         for name, value in (
             ("seeds", args.seeds), ("workers", args.workers), ("threads", args.threads),
+            ("v1_frames", args.v1_frames),
             ("rows", tuple(args.rows) if args.rows else None),
         )
         if value is not None

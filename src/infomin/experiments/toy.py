@@ -10,7 +10,8 @@ images and photo regions. A random-init encoder of the same architecture, probed
 same way, is the baseline the claims are measured against; chance is the floor. Rows may
 also be points of the toy ladder (`ladder=S`, see `infomin.views.toy`).
 
-The table's markdown and plot are `infomin.experiments.toy_report`.
+The table's markdown and plot are `infomin.experiments.toy_report`, its claims
+`infomin.experiments.toy_claims`.
 
 Speed: the prototype (width-32 convnet, 6,000 pairs, 8 epochs) took 80 s a row on 2
 cores. Here (measured, see `TOY_CRITIC`, `TOY_SIZES`): a quarter-width convnet (8 base channels),
@@ -47,7 +48,8 @@ from infomin.experiments.pairs import (
     run_pair_experiment,
 )
 from infomin.experiments.pool import report_progress, run_jobs
-from infomin.experiments.statistics import claim_holds, paired_difference, summarize
+from infomin.experiments.statistics import summarize
+from infomin.experiments.toy_claims import BASELINE, check_claims
 from infomin.progress import ProgressCallback
 from infomin.views.pairs import ProbeSet
 from infomin.views.toy import (
@@ -70,7 +72,6 @@ ROWS: tuple[str, ...] = (
     "digit+position+background",
 )
 ROW_TITLES = {"digit+position+background": "all three"}
-BASELINE = "random-init"
 CHANCE = "chance"
 LADDER_PREFIX = "ladder="
 # (result key, column title); accuracies are linear-probe top-1 in percent.
@@ -109,6 +110,8 @@ TOY_CRITIC = CriticConfig(
 )  # fmt: skip
 TOY_SIZES = Sizes(train_pairs=4096, test_pairs=1024, probe_train=3000, probe_test=1000,
                   test_batch=256)  # fmt: skip
+# Frames of v1's clip by default (the paper: "a few frames"; v2 is the next frame).
+V1_FRAMES = 3
 # Keys of one (row, seed) run besides `seed` and `seconds` (log K is the table's).
 NOT_PER_ROW = ("log_k", "num_candidates")
 
@@ -121,6 +124,9 @@ class ToyConfig:
         rows: Row names (`canonical_row`), in table order.
         seeds: Seeds per row, from ``first_seed`` on.
         canvas, digit_size, dim: The frames (`infomin.data.moving_digits.RenderConfig`).
+        v1_frames: Frames of v1's clip, stacked along channels for f1 (the paper's
+            sequence view); v2 is the clip's next frame. 1 = the single-frame variant
+            (v2 at v1's instant), which the demo uses.
         critic: The critics and their training (its ``seed`` is each run's seed).
         sizes: Pairs and probe frames per split, K of the held-out I_NCE.
         workers: Processes for the (row, seed) jobs; 1 = in this process.
@@ -133,6 +139,7 @@ class ToyConfig:
     canvas: int = 32
     digit_size: int = 20
     dim: float = 0.6
+    v1_frames: int = V1_FRAMES
     critic: CriticConfig = TOY_CRITIC
     sizes: Sizes = TOY_SIZES
     workers: int = 2
@@ -140,6 +147,7 @@ class ToyConfig:
 
     def __post_init__(self) -> None:
         counts = {"seeds": self.seeds, "workers": self.workers, "threads": self.threads,
+                  "v1_frames": self.v1_frames,
                   "epochs": self.critic.epochs, "batch_size": self.critic.batch_size,
                   "pool_size": self.critic.pool_size, **asdict(self.sizes)}  # fmt: skip
         for name, value in counts.items():
@@ -162,10 +170,17 @@ class ToyConfig:
 
     def source(self, row: str) -> ToyPairSource:
         """The pair source of a (canonical) row name."""
+        frames = {"v1_frames": self.v1_frames}
         if row.startswith(LADDER_PREFIX):
             step = float(row.removeprefix(LADDER_PREFIX))
-            return _ToyRow("digit+background", self.canvas, self.digit_size, self.dim, step)
-        return _ToyRow(row, self.canvas, self.digit_size, self.dim)
+            return _ToyRow("digit+background", self.canvas, self.digit_size, self.dim, step,
+                           **frames)  # fmt: skip
+        return _ToyRow(row, self.canvas, self.digit_size, self.dim, **frames)
+
+    @property
+    def channels(self) -> tuple[int, int]:
+        """Input channels of f1 (v1's stacked frames) and f2 (one frame)."""
+        return (3 * self.v1_frames, 3)
 
 
 def quick_config(**changes: Any) -> ToyConfig:
@@ -205,7 +220,8 @@ def run_job(
     begin = time.perf_counter()
     critic = replace(config.critic, seed=seed)
     if row == BASELINE:
-        untrained = initial_critics((3, 3), config.canvas, critic).eval()
+        # Initialised exactly as every row's critics start (f1's channels included).
+        untrained = initial_critics(config.channels, config.canvas, critic).eval()
         # Any row's probe frames: they do not depend on what the views share.
         probes = _ToyRow(frozenset(), config.canvas, config.digit_size, config.dim)
         metrics = probe_critics(untrained, probes, config.sizes, seed, use_knn=False)
@@ -330,41 +346,3 @@ def _chance_row(config: ToyConfig, seed: int) -> dict[str, Any]:
     chance = chance_levels(TOY_TASKS, train, test)
     return {"name": CHANCE, "kind": "chance", "shared": [], "per_seed": [chance],
             "mean": dict(chance), "std": dict.fromkeys(chance, 0.0)}  # fmt: skip
-
-
-# --- the acceptance claims ---------------------------------------------------------------
-
-# (claim, row, reference row, metric, direction): +1 means "row above the reference".
-CLAIMS: tuple[tuple[str, str, str, str, int], ...] = (
-    ("digit only raises digit accuracy", "digit", BASELINE, "digit.linear_top1", +1),
-    ("digit only lowers background accuracy", "digit", BASELINE, "background.linear_top1", -1),
-    ("background only lowers digit accuracy", "background", BASELINE, "digit.linear_top1", -1),
-    ("background only raises background accuracy", "background", BASELINE,
-     "background.linear_top1", +1),
-    ("digit+background: lower digit accuracy than digit alone (the shortcut)",
-     "digit+background", "digit", "digit.linear_top1", -1),
-)  # fmt: skip
-
-
-def check_claims(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each claim as `row - reference` on a metric, paired by seed (same data, same init).
-
-    `holds` needs the mean difference in the claimed direction and larger than its spread,
-    the sample std of the per-seed differences. With one seed the spread is unknown
-    (`None`) and only the sign is checked. Claims whose rows were not run are left out.
-    """
-    by_name = {row["name"]: row for row in rows}
-    checks = []
-    for text, name, reference, metric, direction in CLAIMS:
-        if name not in by_name or reference not in by_name:
-            continue
-        ours = [run[metric] for run in by_name[name]["per_seed"]]
-        theirs = [run[metric] for run in by_name[reference]["per_seed"]]
-        paired = paired_difference(ours, theirs)
-        holds = claim_holds(paired["difference"], paired["spread"], direction)
-        checks.append(
-            {"claim": text, "row": name, "reference": reference, "metric": metric,
-             "difference": paired["difference"], "spread": paired["spread"],
-             "per_seed": paired["per_seed"], "holds": holds}
-        )  # fmt: skip
-    return checks

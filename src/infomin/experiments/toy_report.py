@@ -11,6 +11,7 @@ from typing import Any
 
 from infomin.experiments.statistics import pm
 from infomin.experiments.toy import BASELINE, CHANCE, COLUMNS, row_title
+from infomin.experiments.toy_claims import AT_LEAST
 from infomin.reports import markdown_table
 
 
@@ -52,13 +53,14 @@ def render_toy_markdown(results: dict[str, Any]) -> str:
 def _setup_line(results: dict[str, Any]) -> str:
     c = results["config"]
     critic, sizes = c["critic"], c["sizes"]
+    views = _views_text(c.get("v1_frames", 1))
     times = ", ".join(
         f"{row_title(name)} {seconds / len(results['seeds']):.0f}"
         for name, seconds in results["row_seconds"].items()
     )
     return (
         f"Setup: {c['canvas']} px canvas, {c['digit_size']} px digits, background dimmed to "
-        f"{c['dim']:.0%}; v1 and v2 single frames; convnet width x{critic['width']} with a "
+        f"{c['dim']:.0%}; {views}; convnet width x{critic['width']} with a "
         f"{critic['pool_size']}x{critic['pool_size']} pooled map, two encoders; "
         f"{sizes['train_pairs']} pairs x {critic['epochs']} epochs, training K = "
         f"{critic['batch_size']}; probes on {sizes['probe_train']} / {sizes['probe_test']} "
@@ -67,16 +69,33 @@ def _setup_line(results: dict[str, Any]) -> str:
     )
 
 
+def _views_text(v1_frames: int) -> str:
+    """What v1 and v2 were (results written before `v1_frames` existed had single frames)."""
+    if v1_frames == 1:
+        return "v1 and v2 single frames (same instant)"
+    return f"v1 a clip of {v1_frames} frames stacked along channels, v2 its next frame"
+
+
 def _claims_markdown(claims: list[dict[str, Any]]) -> list[str]:
     if not claims:
         return []
-    lines = ["## Claims (row - reference, paired by seed; must exceed its spread)", ""]
+    lines = [
+        "## Claims (row - reference, paired by seed; must exceed its spread; "
+        '"at least": must not fall below by more than its spread)',
+        "",
+    ]
     for claim in claims:
         spread = "unknown with 1 seed" if claim["spread"] is None else f"{claim['spread']:.2f}"
         verdict = "holds" if claim["holds"] else "does NOT hold"
+        if claim.get("direction") == AT_LEAST and claim["holds"] and claim["difference"] < 0:
+            verdict = "holds (below, within the spread)"
+        reference = row_title(claim["reference"])
+        others = claim.get("references", [])
+        if len(others) > 1:
+            reference += f" (the closest of {', '.join(map(row_title, others))})"
         lines.append(
             f"- {claim['claim']}: {claim['metric']}, {row_title(claim['row'])} - "
-            f"{claim['reference']} = {claim['difference']:+.2f} (spread {spread}): {verdict}"
+            f"{reference} = {claim['difference']:+.2f} (spread {spread}): {verdict}"
         )
     return lines
 

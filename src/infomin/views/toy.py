@@ -14,15 +14,19 @@ The three factors, and exactly what each includes:
 - ``background``: the photo (`background`, the photo class) **and the crop of it**
   (`crop_offset`), i.e. the same background pixels.
 
-v1 is one frame: frame 0 of a freshly drawn clip (one frame, not a few stacked as
-channels: the prototype learned the same with single frames and they are cheaper; a
-one-frame v1 has no velocity, so sharing ``position`` means "the digit at the same
-place"). v2 is one frame whose shared factors are copied from v1 and whose other factors
-come from an independent draw from the same split, so v1 and v2 have the same marginal
-distribution. Both views' positions are drawn uniformly where v1's digit and the
-independently drawn one both fit whole (the intersection of their in-canvas ranges, at
-most a pixel or two narrower than one digit's), so a shared position puts v2's digit,
-whichever it is, exactly there with no ink clipped.
+v1 is a clip of `v1_frames` frames (the paper's "sequence of frames"), stacked along
+channels for its encoder (`3 * v1_frames` channels: the simplest temporal encoder, early
+fusion); v2 is one frame. With several frames, v2 is the clip's *next* frame (frame
+`v1_frames`), so a shared ``position`` is where v1's motion carries the digit: the
+encoder must read the velocity off the frames to match it. With `v1_frames=1` (the
+single-frame variant) there is no motion to read, and v2 shows the same instant: a shared
+position is "the digit at the same place". v2's shared factors are copied from v1's clip
+and its other factors come from an independent clip of the same split, so v1 and v2 have
+the same marginal distribution. Both clips move (each at its own velocity, reflecting off
+the walls) inside the range where v1's digit and the independently drawn one both fit
+whole (the intersection of their in-canvas ranges, at most a pixel or two narrower than
+one digit's), so a shared position puts v2's digit, whichever it is, exactly there with
+no ink clipped. ``position`` owns the velocity too (how the digit moves).
 
 The ladder (`ladder=s`, s in [0, 2]) weakens sharing step by step, from too much to too
 little: s = 0 shares digit and background; for s in (0, 1] each pair shares the
@@ -46,6 +50,7 @@ from infomin.data.base import Task, classification
 from infomin.data.moving_digits import (
     ClipFactors,
     RenderConfig,
+    bounce,
     position_bounds,
     render,
     sample_factors,
@@ -59,7 +64,7 @@ FACTORS = ("digit", "position", "background")
 DIGIT_IMAGE_FIELDS = ("digit", "digit_index")
 FACTOR_FIELDS: dict[str, tuple[str, ...]] = {
     "digit": (*DIGIT_IMAGE_FIELDS, "color"),
-    "position": ("position",),
+    "position": ("position", "velocity"),
     "background": ("background", "crop_offset"),
 }
 LADDER_RANGE = (0.0, 2.0)
@@ -120,7 +125,7 @@ def mix_factors(
     groups = {
         "digit_image": DIGIT_IMAGE_FIELDS,
         "color": ("color",),
-        "position": ("position",),
+        "position": FACTOR_FIELDS["position"],
         "background": FACTOR_FIELDS["background"],
     }
     changes = {}
@@ -134,31 +139,61 @@ def mix_factors(
 
 
 def fitting_positions(
-    first: ClipFactors, second: ClipFactors, config: RenderConfig, rng: np.random.Generator
+    first: ClipFactors,
+    second: ClipFactors,
+    config: RenderConfig,
+    rng: np.random.Generator,
+    frames: int = 1,
+    velocity: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Positions `[N, 1, 2]` uniform where both clips' digits fit inside the canvas.
+    """Positions `[N, frames, 2]`: a start uniform where both clips' digits fit inside the
+    canvas, moving at `velocity` (`[N, 2]`, px/frame) and reflecting off that range.
 
     Why: copying a position drawn for one digit onto a larger one would clip its ink at
     the edge and move its drawn centre by up to 3 px (measured: 3.5% of pairs by > 1 px).
+    With one frame the velocity is not used.
     """
     low_a, high_a = position_bounds(first.digit_index.numpy(), config)
     low_b, high_b = position_bounds(second.digit_index.numpy(), config)
     low, high = np.maximum(low_a, low_b), np.minimum(high_a, high_b)
     high = np.maximum(high, low)  # never empty for digits that fit the canvas; be safe
-    position = low + rng.random(low.shape) * (high - low)
-    return torch.from_numpy(position.astype(np.float32))[:, None, :]
+    start = low + rng.random(low.shape) * (high - low)
+    if frames == 1:
+        return torch.from_numpy(start.astype(np.float32))[:, None, :]
+    speed = np.zeros_like(start) if velocity is None else velocity.numpy().astype(np.float64)
+    return torch.from_numpy(bounce(start, speed, frames, low, high).astype(np.float32))
 
 
-def render_frame(factors: ClipFactors, config: RenderConfig) -> torch.Tensor:
-    """Frame 0 of each clip: `uint8 [N, 3, H, W]`."""
+def render_frame(factors: ClipFactors, config: RenderConfig, frame: int = 0) -> torch.Tensor:
+    """Frame `frame` of each clip: `uint8 [N, 3, H, W]`."""
     return render(
         factors.digit_index,
         factors.color,
-        factors.position[:, 0],
+        factors.position[:, frame],
         factors.background,
         factors.crop_offset,
         config,
     )
+
+
+def render_clip(factors: ClipFactors, config: RenderConfig, frames: int) -> torch.Tensor:
+    """The first `frames` frames of each clip stacked along channels: `uint8 [N, 3T, H, W]`."""
+    clips = render(
+        factors.digit_index,
+        factors.color,
+        factors.position[:, :frames],
+        factors.background,
+        factors.crop_offset,
+        config,
+    )
+    return clips.flatten(1, 2)
+
+
+def clip_model_input(clips: torch.Tensor) -> torch.Tensor:
+    """`uint8 [N, 3T, H, W]` stacked frames -> floats, each frame normalised as RGB."""
+    n, channels, height, width = clips.shape
+    frames = to_model_input(clips.view(n, channels // 3, 3, height, width))
+    return frames.flatten(1, 2)
 
 
 TOY_TASKS: dict[str, Task] = {
@@ -174,16 +209,18 @@ class ToyPairs:
 
     v1_factors: ClipFactors
     v2_factors: ClipFactors
-    v1: torch.Tensor  # uint8 [n, 3, H, W]
-    v2: torch.Tensor
+    v1: torch.Tensor  # uint8 [n, 3 * v1_frames, H, W]: v1's frames stacked along channels
+    v2: torch.Tensor  # uint8 [n, 3, H, W]
 
 
 class ToyPairSource:
-    """Pairs of frames sharing `shared` factors (a `PairSource` for the critic engine).
+    """Pairs (a clip, a frame) sharing `shared` factors (a `PairSource` for the critic engine).
 
     `shared`: a set of factor names or a string such as `"digit+background"`. `ladder`:
     the view-strength ladder of the module docstring; it needs `shared` to contain digit
     and background (its s = 0 end) and keeps position shared or not as `shared` says.
+    `v1_frames`: frames of v1's clip (1 = the single-frame variant, the default here so
+    that `toy:...` view specs keep single frames; `infomin toy` passes its own).
     The probe set is single frames of the split with targets digit, background and
     position, given to f2 only (`ProbeSet.images_2`): one single-frame encoder, so its
     features are comparable with a random-init encoder of the same architecture.
@@ -196,8 +233,12 @@ class ToyPairSource:
         digit_size: int = 20,
         dim: float = 0.6,
         ladder: float | None = None,
+        v1_frames: int = 1,
     ) -> None:
         self.shared = parse_shared(shared)
+        if v1_frames < 1:
+            raise ValueError(f"v1_frames must be >= 1, got {v1_frames}")
+        self.v1_frames = int(v1_frames)
         if ladder is not None:
             self._check_ladder(ladder)
         self.ladder = None if ladder is None else float(ladder)
@@ -216,21 +257,30 @@ class ToyPairSource:
                 f"'digit+background' (optionally +position), got {shared_label(self.shared)!r}"
             )
 
+    @property
+    def v2_frame(self) -> int:
+        """Which frame of the clip v2 shows: the next one after v1's clip, or with a single
+        frame the same instant (no motion to read)."""
+        return self.v1_frames if self.v1_frames > 1 else 0
+
     def raw_pairs(self, split: str, n: int, seed: int) -> ToyPairs:
         """Factors and `uint8` frames of `n` pairs (same arguments, same pairs)."""
+        frames = self.v2_frame + 1
         v1 = sample_factors(n, split, frames=1, seed=_seed(seed, _V1), config=self.config)
         fresh = sample_factors(n, split, frames=1, seed=_seed(seed, _FRESH), config=self.config)
         split_id = photos.SPLITS.index(split)
         place = np.random.default_rng([seed, _POSITION, split_id])
-        v1 = v1.replace(position=fitting_positions(v1, fresh, self.config, place))
-        fresh = fresh.replace(position=fitting_positions(v1, fresh, self.config, place))
+        first = fitting_positions(v1, fresh, self.config, place, frames, v1.velocity)
+        second = fitting_positions(v1, fresh, self.config, place, frames, fresh.velocity)
+        v1, fresh = v1.replace(position=first), fresh.replace(position=second)
         rng = np.random.default_rng([seed, _MIX, split_id])
         v2 = mix_factors(v1, fresh, self.probabilities, rng)
-        return ToyPairs(v1, v2, render_frame(v1, self.config), render_frame(v2, self.config))
+        clip = render_clip(v1, self.config, self.v1_frames)
+        return ToyPairs(v1, v2, clip, render_frame(v2, self.config, self.v2_frame))
 
     def pairs(self, split: str, n: int, seed: int) -> PairSet:
         raw = self.raw_pairs(split, n, seed)
-        return PairSet(to_model_input(raw.v1), to_model_input(raw.v2))
+        return PairSet(clip_model_input(raw.v1), to_model_input(raw.v2))
 
     def probe_set(self, split: str, n: int, seed: int) -> ProbeSet:
         return toy_probe_set(self.config, split, n, seed)
