@@ -32,7 +32,8 @@ reliability-doc: $(STAMP)
 		tests/cli/test_bad_inputs.py tests/methods/test_faults.py tests/test_run_folder.py
 
 # BENCHMARKS.md from bench/results/*.json (about 6 minutes on 2 CPU cores, plus the whole
-# epochs of bench.epoch, 15-20 more; step first:
+# epochs of bench.epoch at 1 and 2 torch threads, 15-20 more each, and the before/after
+# accuracy check, about 20; step first:
 # the data benchmark reads the step's consumption rate). `python -m bench.NAME --help`.
 bench: $(STAMP)
 	$(BIN)/python -m bench.step
@@ -41,6 +42,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.memory
 	$(BIN)/python -m bench.gpu
 	$(BIN)/python -m bench.epoch
+	$(BIN)/python -m bench.epoch --threads 2
+	$(BIN)/python -m bench.epoch_accuracy
 	$(BIN)/python -m bench.render
 
 # The transfer comparison (README "Transfer at small scale"): 3 seeds, about 3 hours on 2

@@ -298,14 +298,17 @@ def source_tree(rev: str) -> Iterator[Path]:
         yield Path(folder) / "src"
 
 
-def run_child(spec: dict[str, Any], src: Path | None) -> dict[str, Any]:
-    """One measurement in a fresh process; `src` replaces the installed infomin."""
+def run_child(
+    spec: dict[str, Any], src: Path | None, module: str = "bench.epoch"
+) -> dict[str, Any]:
+    """One measurement in a fresh process (`python -m MODULE --child SPEC`, which prints a
+    `RESULT_TAG` line); `src` replaces the installed infomin."""
     env = dict(os.environ)
     if src is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(src), str(ROOT)])
     with tempfile.TemporaryFile("w+") as log:
         proc = subprocess.run(
-            [sys.executable, "-m", "bench.epoch", "--child", json.dumps(spec)],
+            [sys.executable, "-m", module, "--child", json.dumps(spec)],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log, text=True,
         )  # fmt: skip
         if proc.returncode != 0:
@@ -486,7 +489,8 @@ def main(argv: list[str] | None = None) -> None:
     started = start(args)  # this process's threads, recorded with the machine
 
     def save(payload: dict[str, Any]) -> None:  # after every cell: a cut-short run still counts
-        print(f"wrote {write_result('epoch', args.out, payload, started)}", flush=True)
+        name = "epoch" if args.threads == 1 else f"epoch-threads{args.threads}"
+        print(f"wrote {write_result(name, args.out, payload, started)}", flush=True)
 
     run_all(args, save)
     return None

@@ -306,7 +306,7 @@ def fashion_note(s: dict) -> str:
             f"after {steps} timed steps (`--fashion-steps`). ")  # fmt: skip
 
 
-def epoch_section(r: dict) -> list[str]:
+def epoch_section(r: dict, title: str = "## 6. Whole epochs") -> list[str]:
     s = r["settings"]
     rows, where = epoch_rows(r)
     header = ["data", "method", "before samples/s", "after samples/s", "after / before",
@@ -314,7 +314,7 @@ def epoch_section(r: dict) -> list[str]:
               "peak MiB (before / after)", "load avg"]  # fmt: skip
     goals = epoch_goals(r)
     lines = [
-        "## 6. Whole epochs",
+        title,
         "",
         f"One epoch of `infomin pretrain` (probe off), batch {s['batch_size']}, "
         f"{s['threads']} torch thread(s), timed after its first steps, checkpoint included. "
@@ -339,6 +339,33 @@ def epoch_section(r: dict) -> list[str]:
     return [*lines, *provenance(r)]
 
 
+def epoch_two_threads_section(r: dict) -> list[str]:
+    """The same table with torch's default threads on a 2-core machine (what a user gets):
+    the views then share the cores with the step instead of a spare core."""
+    return epoch_section(r, "## 6b. Whole epochs, 2 torch threads (the 2-core default)")
+
+
+def epoch_accuracy_section(r: dict) -> list[str]:
+    from bench.epoch_accuracy import markdown
+
+    s = r["settings"]
+    return [
+        "## 7. Same accuracy after the speed-ups",
+        "",
+        f"`infomin pretrain` for {s['epochs']} epochs on {s['train_size']} embedded "
+        f"samples (batch {s['batch_size']}), frozen probe on, {s['seeds']} seeds, on the tree "
+        f"of commit {s['before']} (before: per-image views, fp32) and on this tree (its "
+        "defaults: batched views, bf16 autocast, channels_last). Top-1 in points, mean ± "
+        "std over seeds; the difference is paired by seed, with its 95% Student-t interval; "
+        f"verdict: positive/negative = the interval excludes 0, no effect > {s['margin']:g} "
+        "= it lies inside that margin, undecided = neither.",
+        "",
+        markdown(r["presets"]),
+        "",
+        *provenance(r),
+    ]
+
+
 SECTIONS: dict[str, Callable[[dict], list[str]]] = {
     "step": step_section,
     "data": data_section,
@@ -346,6 +373,8 @@ SECTIONS: dict[str, Callable[[dict], list[str]]] = {
     "memory": memory_section,
     "gpu": gpu_section,
     "epoch": epoch_section,
+    "epoch-threads2": epoch_two_threads_section,
+    "epoch_accuracy": epoch_accuracy_section,
 }
 
 

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPTS = ("step", "data", "probe", "memory", "gpu")
+SCRIPTS = ("step", "data", "probe", "memory", "gpu", "epoch", "epoch_accuracy")
 
 
 @pytest.fixture
