@@ -33,6 +33,7 @@ PROTOCOL = (
     "initialisation)."
 )
 
+
 def primary_metric(source: PairSource, metrics: Mapping[str, float]) -> str:
     """The headline accuracy of a source: its `primary_metric`, else the first linear top-1."""
     named = getattr(source, "primary_metric", None)

@@ -49,6 +49,7 @@ from infomin.views.specs import parse_spec, parse_view_spec, with_param
 
 CSV_COLUMNS = ("setting", "value", "seed", "i_nce", "K", "log_K", "accuracy", "views")
 
+
 def run_sweep(
     sources_by_label: Mapping[str, PairSource],
     critic_config: CriticConfig,
