@@ -121,11 +121,18 @@ def test_pool_and_recipe_source_keep_one_channel(fashion_mnist_root: Path) -> No
         ("recipe:E,crop_scale=0.3", "recipe E ends in colour space ydbdr"),
     ],
 )
-def test_colour_views_are_refused_on_grey_data(spec: str, why: str) -> None:
+def test_colour_views_are_refused_on_grey_data(spec: str, why: str, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "g.pt").touch()  # a learned view file must exist (checked after colour)
     with pytest.raises(DatasetError, match=f"need colour images .*{why}.*grayscale") as error:
         check_views_data(spec, "fashion-mnist")
     assert "\n" not in str(error.value)
     check_views_data(spec, "cifar10")  # colour data: fine
+
+
+def test_a_missing_learned_view_file_is_refused_before_any_work(tmp_path) -> None:
+    with pytest.raises(DatasetError, match=r"no learned view file at .*g\.pt .*learn-views"):
+        check_views_data(f"learned:{tmp_path / 'g.pt'}", "cifar10")
 
 
 def test_recipe_views_without_colour_space_pass_on_grey_data() -> None:

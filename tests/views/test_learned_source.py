@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from infomin.data.base import DatasetError
 from infomin.views.flows import FlowConfig, PixelFlow, save_flow
 from infomin.views.specs import SpecError, parse_spec, parse_view_spec
 
@@ -39,5 +40,5 @@ def test_spec_text_round_trips_and_checks_its_path(tmp_path):
     assert str(spec) == f"learned:{tmp_path}/g.pt,size=16"
     with pytest.raises(SpecError, match="learned needs path"):
         parse_spec("learned:size=16")
-    with pytest.raises(FileNotFoundError):
-        parse_view_spec(f"learned:{tmp_path}/missing.pt")
+    with pytest.raises(DatasetError, match=r"no learned view file at .*missing"):
+        parse_view_spec(f"learned:{tmp_path}/missing.pt")  # before any data is read

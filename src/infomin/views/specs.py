@@ -23,6 +23,7 @@ from here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from infomin.data import image_channels
@@ -161,7 +162,9 @@ def parse_view_spec(spec: str, data: str | None = None, data_dir: str | None = N
 
 
 def check_views_data(spec: str, data: str) -> None:
-    """Refuse, before any work, views that need colour on a grey dataset (one line)."""
+    """Refuse, before any work (also on `--dry-run`), views that cannot run on this data,
+    in one line: views that need colour on a grey dataset, a learned view file that is
+    not there."""
     parsed = parse_spec(spec)
     use = KINDS[parsed.kind].colour_use
     reason = None if use is None else use(parsed.values())
@@ -169,4 +172,9 @@ def check_views_data(spec: str, data: str) -> None:
         raise DatasetError(
             f"views {parsed} need colour images ({reason}); dataset {data!r} is grayscale "
             "(1 channel): use recipe views A, B or D"
+        )
+    path = parsed.values().get("path")
+    if parsed.kind == "learned" and not Path(path).is_file():
+        raise DatasetError(
+            f"views {parsed}: no learned view file at {path} (`infomin learn-views` saves one)"
         )
