@@ -44,6 +44,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -214,8 +215,11 @@ def goal(name: str, met: bool | None, detail: str) -> dict[str, str]:
 
 
 # ------------------------------------------------------------------ the run
-def run_table(args, plan: Plan, rows: list[str], data: TableData) -> dict[str, list]:
-    """Every row at each of its seeds; prints one line per run as it finishes."""
+def run_table(
+    args, plan: Plan, rows: list[str], data: TableData, save: Callable[[dict], None]
+) -> dict[str, list]:
+    """Every row at each of its seeds; prints one line per run as it finishes and hands
+    the runs so far to `save` (a table cut short still keeps its finished rows)."""
     device = "cuda" if args.accelerator == "gpu" else "cpu"
     base = Training(
         backbone=plan.backbone, width=plan.width, epochs=plan.epochs, batch=plan.batch,
@@ -231,6 +235,7 @@ def run_table(args, plan: Plan, rows: list[str], data: TableData) -> dict[str, l
             print(f"  {row} seed {seed}: linear {100 * result['linear_top1']:.2f}  "
                   f"kNN {100 * result['knn_top1']:.2f}  "
                   f"pretrain {result['pretrain_s']:.0f} s", flush=True)  # fmt: skip
+            save(runs)
     return runs
 
 
@@ -253,20 +258,28 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"plan: {asdict(plan)}; scored on {len(data.probe_test.labels)} {data.scored_on} "
           f"images, probe fitted on {len(data.probe_train.labels)}", flush=True)  # fmt: skip
-    runs = run_table(args, plan, rows, data)
-    table = summarise(runs)
-    text, verdicts = markdown(table), goals(table)
-    print(text)
-    for v in verdicts:
+
+    def payload(runs: dict[str, list]) -> dict[str, Any]:
+        table = summarise(runs)
+        return {
+            "plan": asdict(plan), "scored_on": data.scored_on, "rows": rows,
+            "finished": sorted(runs) == sorted(rows),
+            "num_pretrain": len(data.pretrain.labels),
+            "num_probe_train": len(data.probe_train.labels),
+            "num_scored": len(data.probe_test.labels), "precision": precision_of(args.accelerator),
+            "lightly": package_version("lightly"), "table": table, "runs": runs,
+            "goals": goals(table), "markdown": markdown(table),
+            "accuracy_unit": "fraction in [0, 1]",
+        }  # fmt: skip
+
+    def save(runs: dict[str, list]) -> None:
+        write_result(result_name(args), args.out, payload(runs), started)
+
+    final = payload(run_table(args, plan, rows, data, save))
+    print(final["markdown"])
+    for v in final["goals"]:
         print(f"goal: {v['goal']}: {v['verdict'].upper()} ({v['detail']})")
-    payload = {
-        "plan": asdict(plan), "scored_on": data.scored_on, "rows": rows,
-        "num_pretrain": len(data.pretrain.labels), "num_probe_train": len(data.probe_train.labels),
-        "num_scored": len(data.probe_test.labels), "precision": precision_of(args.accelerator),
-        "lightly": package_version("lightly"), "table": table, "runs": runs,
-        "goals": verdicts, "markdown": text, "accuracy_unit": "fraction in [0, 1]",
-    }  # fmt: skip
-    print(f"wrote {write_result(result_name(args), args.out, payload, started)}")
+    print(f"wrote {write_result(result_name(args), args.out, final, started)}")
     return 0
 
 
