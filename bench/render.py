@@ -366,6 +366,31 @@ def epoch_accuracy_section(r: dict) -> list[str]:
     ]
 
 
+def goal_text(outcome: str) -> str:
+    return outcome if outcome == "not measured" else verdict(outcome == "met")
+
+
+def accuracy_section(r: dict) -> list[str]:
+    """Fashion-MNIST accuracy table (`bench.accuracy`, run by `make bench-accuracy`)."""
+    plan = r["plan"]
+    status = "" if r.get("finished", True) else " **Cut short: only the rows shown ran.**"
+    lines = [
+        "## 8. Fashion-MNIST accuracy (`make bench-accuracy`)",
+        "",
+        f"Every row trained on the same {r['num_pretrain']:,} training images "
+        f"({plan['backbone']} width {plan['width']:g}, {plan['epochs']} epoch(s), batch "
+        f"{plan['batch']}, {r['precision']}), frozen linear probe and kNN fitted on "
+        f"{r['num_probe_train']:,} training images and scored on {r['num_scored']:,} "
+        f"{r['scored_on']} images; ± = std over seeds.{status}",
+        "",
+        r["markdown"],
+        "",
+        *(f"- {g['goal']}: {goal_text(g['verdict'])} ({g['detail']})" for g in r["goals"]),
+        "",
+    ]
+    return [*lines, *provenance(r)]
+
+
 SECTIONS: dict[str, Callable[[dict], list[str]]] = {
     "step": step_section,
     "data": data_section,
@@ -375,6 +400,7 @@ SECTIONS: dict[str, Callable[[dict], list[str]]] = {
     "epoch": epoch_section,
     "epoch-threads2": epoch_two_threads_section,
     "epoch_accuracy": epoch_accuracy_section,
+    "accuracy": accuracy_section,
 }
 
 
