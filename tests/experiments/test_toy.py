@@ -184,13 +184,18 @@ def test_sequence_table_gives_f1_the_stacked_frames():
     )
     with pytest.raises(ValueError, match="v1_frames"):
         replace(TINY, v1_frames=0)
+    with pytest.raises(ValueError, match="colour"):
+        replace(TINY, colour="red")
+    assert ToyConfig().colour == "free" and config.source("digit").colour == "free"
 
 
 def test_cli_takes_v1_frames(tmp_path, monkeypatch):
     monkeypatch.setattr(toy, "quick_config", lambda **changes: replace(TINY, **changes))
     out = tmp_path / "toy"
-    argv = ["toy", "--quick", "--rows", "digit", "--v1-frames", "1", "--out", str(out)]
+    argv = ["toy", "--quick", "--rows", "digit", "--v1-frames", "1", "--colour", "digit",
+            "--out", str(out)]  # fmt: skip
     assert main(argv) == 0
     results = json.loads((out / "results.json").read_text())
-    assert results["config"]["v1_frames"] == 1
-    assert "v1 and v2 single frames" in (out / "toy.md").read_text()
+    assert results["config"]["v1_frames"] == 1 and results["config"]["colour"] == "digit"
+    text = (out / "toy.md").read_text()
+    assert "v1 and v2 single frames" in text and "colour shared with the digit" in text

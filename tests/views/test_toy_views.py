@@ -176,3 +176,13 @@ def test_one_frame_is_the_single_frame_variant_and_zero_is_refused():
     )
     with pytest.raises(ValueError, match="v1_frames"):
         ToyPairSource("digit", v1_frames=0)
+
+
+def test_free_colour_shares_the_digit_image_but_never_its_colour():
+    raw = ToyPairSource("digit+position", v1_frames=2, colour="free").raw_pairs("train", N, 3)
+    assert _field_equal(raw.v1_factors.digit_index, raw.v2_factors.digit_index).all()
+    assert not _field_equal(raw.v1_factors.color, raw.v2_factors.color).any()
+    named = ToyPairSource("digit+position", v1_frames=2).raw_pairs("train", N, 3)
+    assert _field_equal(named.v1_factors.color, named.v2_factors.color).all()  # "digit"
+    with pytest.raises(ValueError, match="colour must be one of digit, free"):
+        ToyPairSource("digit", colour="blue")

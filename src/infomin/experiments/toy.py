@@ -53,6 +53,7 @@ from infomin.experiments.toy_claims import BASELINE, check_claims
 from infomin.progress import ProgressCallback
 from infomin.views.pairs import ProbeSet
 from infomin.views.toy import (
+    COLOURS,
     LADDER_RANGE,
     TOY_TASKS,
     ToyPairSource,
@@ -127,6 +128,8 @@ class ToyConfig:
         v1_frames: Frames of v1's clip, stacked along channels for f1 (the paper's
             sequence view); v2 is the clip's next frame. 1 = the single-frame variant
             (v2 at v1's instant), which the demo uses.
+        colour: "free" (each view draws its digit's colour; the default, see
+            `docs/toy-investigation.md`) or "digit" (the colour goes with the digit).
         critic: The critics and their training (its ``seed`` is each run's seed).
         sizes: Pairs and probe frames per split, K of the held-out I_NCE.
         workers: Processes for the (row, seed) jobs; 1 = in this process.
@@ -140,6 +143,7 @@ class ToyConfig:
     digit_size: int = 20
     dim: float = 0.6
     v1_frames: int = V1_FRAMES
+    colour: str = "free"
     critic: CriticConfig = TOY_CRITIC
     sizes: Sizes = TOY_SIZES
     workers: int = 2
@@ -159,6 +163,8 @@ class ToyConfig:
             raise ValueError(f"test_pairs ({self.sizes.test_pairs}) must be >= test_batch")
         if not self.rows:
             raise ValueError("need at least one row")
+        if self.colour not in COLOURS:
+            raise ValueError(f"colour must be one of {', '.join(COLOURS)}, got {self.colour!r}")
         object.__setattr__(self, "rows", tuple(canonical_row(row) for row in self.rows))
         if len(set(self.rows)) != len(self.rows):
             raise ValueError(f"rows repeat: {', '.join(self.rows)}")
@@ -170,7 +176,7 @@ class ToyConfig:
 
     def source(self, row: str) -> ToyPairSource:
         """The pair source of a (canonical) row name."""
-        frames = {"v1_frames": self.v1_frames}
+        frames = {"v1_frames": self.v1_frames, "colour": self.colour}
         if row.startswith(LADDER_PREFIX):
             step = float(row.removeprefix(LADDER_PREFIX))
             return _ToyRow("digit+background", self.canvas, self.digit_size, self.dim, step,

@@ -54,6 +54,10 @@ def _setup_line(results: dict[str, Any]) -> str:
     c = results["config"]
     critic, sizes = c["critic"], c["sizes"]
     views = _views_text(c.get("v1_frames", 1))
+    if c.get("colour", "digit") == "free":
+        views += ", each view's digit in its own colour"
+    else:
+        views += ", the digit's colour shared with the digit"
     times = ", ".join(
         f"{row_title(name)} {seconds / len(results['seeds']):.0f}"
         for name, seconds in results["row_seconds"].items()

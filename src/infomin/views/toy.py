@@ -7,9 +7,16 @@ factors (`infomin.data.moving_digits.render`), so "what is shared" is exact, not
 The three factors, and exactly what each includes:
 
 - ``digit``: the digit *image* (which of the MNIST images: its class and handwriting,
-  the `digit_index`/`digit` fields) **and its colour** (`color`). Colour belongs to the
-  digit: a prototype that recoloured v2 independently learned nothing from digit-only
-  sharing (I_NCE about 0), because a 4-layer convnet latches onto colour first.
+  the `digit_index`/`digit` fields), and with ``colour="digit"`` **its colour** (`color`)
+  too. With ``colour="free"`` each view draws its own colour and no row shares it.
+  Why both: an early prototype that recoloured v2 learned nothing from digit-only sharing
+  (I_NCE about 0), so colour went with the digit; but a shared hue, continuous, is
+  enough on its own to pick the positive among K candidates, and on the measured toy
+  (`docs/toy-investigation.md`) it was a shortcut that left the digit's shape half
+  learned: digit-only sharing gave less digit accuracy than position-only sharing. With
+  free colour digit-only sharing learns the digit best. `infomin toy` uses "free"; the
+  default here stays "digit" so that `toy:...` view specs and the ladder keep their
+  meaning.
 - ``position``: where the digit is drawn, its ink centre of mass (`position`) in px.
 - ``background``: the photo (`background`, the photo class) **and the crop of it**
   (`crop_offset`), i.e. the same background pixels.
@@ -68,6 +75,8 @@ FACTOR_FIELDS: dict[str, tuple[str, ...]] = {
     "background": ("background", "crop_offset"),
 }
 LADDER_RANGE = (0.0, 2.0)
+# Whose colour the digit wears: "digit" = part of the digit factor, "free" = each view's own.
+COLOURS = ("digit", "free")
 # Streams of the seed: each draw gets its own so that changing one leaves the others.
 _V1, _FRESH, _MIX, _PROBE, _POSITION = 0, 1, 2, 3, 4
 
@@ -95,11 +104,13 @@ def shared_label(shared: frozenset[str]) -> str:
     return "+".join(f for f in FACTORS if f in shared) or "none"
 
 
-def share_probabilities(shared: frozenset[str], ladder: float | None) -> dict[str, float]:
+def share_probabilities(
+    shared: frozenset[str], ladder: float | None, colour: str = "digit"
+) -> dict[str, float]:
     """Per field group, the probability that v2 copies it from v1."""
     probs = {
         "digit_image": float("digit" in shared),
-        "color": float("digit" in shared),
+        "color": float("digit" in shared and colour == "digit"),
         "position": float("position" in shared),
         "background": float("background" in shared),
     }
@@ -221,6 +232,7 @@ class ToyPairSource:
     and background (its s = 0 end) and keeps position shared or not as `shared` says.
     `v1_frames`: frames of v1's clip (1 = the single-frame variant, the default here so
     that `toy:...` view specs keep single frames; `infomin toy` passes its own).
+    `colour`: "digit" (the digit factor includes its colour) or "free" (never shared).
     The probe set is single frames of the split with targets digit, background and
     position, given to f2 only (`ProbeSet.images_2`): one single-frame encoder, so its
     features are comparable with a random-init encoder of the same architecture.
@@ -234,16 +246,20 @@ class ToyPairSource:
         dim: float = 0.6,
         ladder: float | None = None,
         v1_frames: int = 1,
+        colour: str = "digit",
     ) -> None:
         self.shared = parse_shared(shared)
         if v1_frames < 1:
             raise ValueError(f"v1_frames must be >= 1, got {v1_frames}")
+        if colour not in COLOURS:
+            raise ValueError(f"colour must be one of {', '.join(COLOURS)}, got {colour!r}")
         self.v1_frames = int(v1_frames)
+        self.colour = colour
         if ladder is not None:
             self._check_ladder(ladder)
         self.ladder = None if ladder is None else float(ladder)
         self.config = RenderConfig(canvas=canvas, digit_size=digit_size, dim=dim)
-        self.probabilities = share_probabilities(self.shared, self.ladder)
+        self.probabilities = share_probabilities(self.shared, self.ladder, colour)
         label = shared_label(self.shared)
         self.name = f"toy:{label}" if ladder is None else f"toy:ladder={ladder:g}"
 
