@@ -26,7 +26,7 @@ Rows: digit, position, background and their combinations joined by '+' (default:
 seven), or points of the toy ladder, ladder=S with S in [0, 2] (0: digit+background,
 1: digit only, 2: only the colour with --colour digit). Writes OUT/toy.md (mean ± std
 and the claims' verdicts), OUT/results.json (every seed's numbers), OUT/config.yaml
-and OUT/toy.png. Full table: 3 seeds; --quick: 1 seed, smaller sizes.
+and OUT/toy.png. Full table: 3 seeds; --quick: 1 seed, smaller probe sets.
 """
 
 
@@ -41,7 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--seeds", type=positive_int, default=None, help="seeds (default 3; 1 with --quick)"
     )
-    parser.add_argument("--quick", action="store_true", help="1 seed and smaller sizes")
+    parser.add_argument("--quick", action="store_true", help="1 seed and smaller probe sets")
     parser.add_argument(
         "--rows", nargs="+", default=None, metavar="ROW",
         help="rows to run, e.g. digit background digit+background ladder=0.5",
