@@ -20,13 +20,15 @@ and shared by all rows. The (row, seed) jobs are independent, so they run in
 `workers` processes of `threads` torch threads each (default 2 x 1): small convolutions
 parallelise badly inside one op, and on a busy 2-core machine two intra-op threads cost
 up to 8x the time of one per step (measured), while two single-threaded processes
-keep both cores busy. Measured on 2 cores shared with other jobs: the full table cost
-485 CPU-s (12.7 min wall: it got 0.63 of a core on average), the quick one 114 CPU-s
-(118 s wall); with both cores free that is about 4-5 min and 1 min.
+keep both cores busy. Measured on 2 cores shared with other jobs: the single-frame table
+cost 485 CPU-s (12.7 min wall), the sequence table with free colour (the defaults) 596
+CPU-s (11.5 min wall); `quick_config` is one seed of the same training budget.
 
 Pooling: the backbone keeps a 2 x 2 map (`pool_size=2`). Global pooling (1 x 1) threw
 position away: random-init position error 3.1 px vs 2.5 px, position-sharing row
-0.94 px vs 0.70 px; a 4 x 4 map was no better than 2 x 2 (one seed, full sizes).
+0.94 px vs 0.70 px; a 4 x 4 map was no better than 2 x 2 (one seed, full sizes). Views,
+colour, width, pooling and epochs were measured against each other in
+`docs/toy-investigation.md`.
 """
 
 from __future__ import annotations

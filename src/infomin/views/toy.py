@@ -1,4 +1,4 @@
-"""The toy's views: two frames of colorful-moving-digits that share chosen factors.
+"""The toy's views: a clip and a frame of colorful-moving-digits that share chosen factors.
 
 Why: the paper's first experiment (Colorful-Moving-MNIST) shows that a contrastive
 encoder learns only what its two views share. Here the views are built from explicit
