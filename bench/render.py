@@ -345,6 +345,16 @@ def epoch_two_threads_section(r: dict) -> list[str]:
     return epoch_section(r, "## 6b. Whole epochs, 2 torch threads (the 2-core default)")
 
 
+def changed_line(presets: dict) -> str:
+    """How many comparisons found a change (an interval excluding 0), in one sentence."""
+    rows = [row for cell in presets.values() for row in cell["compare"].values()]
+    changed = [row for row in rows if row["verdict"] in ("positive", "negative")]
+    widest = max((row["interval"][1] - row["interval"][0]) / 2 for row in rows if row["interval"])
+    return (f"Intervals excluding 0 (a change): {len(changed)} of {len(rows)}. With these "
+            f"seeds an interval is up to ±{widest:.1f} points wide, so smaller changes are "
+            "not ruled out.")  # fmt: skip
+
+
 def epoch_accuracy_section(r: dict) -> list[str]:
     from bench.epoch_accuracy import markdown
 
@@ -361,6 +371,8 @@ def epoch_accuracy_section(r: dict) -> list[str]:
         "= it lies inside that margin, undecided = neither.",
         "",
         markdown(r["presets"]),
+        "",
+        changed_line(r["presets"]),
         "",
         *provenance(r),
     ]
