@@ -72,3 +72,5 @@ def test_every_toy_command_runs_as_written(tmp_path: Path, monkeypatch: pytest.M
         assert results["config"]["v1_frames"] == frames
         seeds = int(argv[argv.index("--seeds") + 1]) if "--seeds" in argv else 3
         assert len(results["seeds"]) == seeds
+        epochs = int(argv[argv.index("--epochs") + 1]) if "--epochs" in argv else 1  # tiny
+        assert results["config"]["critic"]["epochs"] == epochs

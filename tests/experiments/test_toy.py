@@ -109,7 +109,11 @@ def test_cli_writes_its_files_with_worker_processes(tmp_path, monkeypatch, tiny_
 
 @pytest.mark.parametrize(
     ("argv", "message"),
-    [(["--rows", "digit", "colour"], "bad row 'colour'"), (["--seeds", "0"], "positive")],
+    [
+        (["--rows", "digit", "colour"], "bad row 'colour'"),
+        (["--seeds", "0"], "positive"),
+        (["--epochs", "0"], "positive"),
+    ],
 )
 def test_cli_refuses_bad_input_in_one_line(argv, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -193,9 +197,10 @@ def test_cli_takes_v1_frames(tmp_path, monkeypatch):
     monkeypatch.setattr(toy, "quick_config", lambda **changes: replace(TINY, **changes))
     out = tmp_path / "toy"
     argv = ["toy", "--quick", "--rows", "digit", "--v1-frames", "1", "--colour", "digit",
-            "--out", str(out)]  # fmt: skip
+            "--epochs", "2", "--out", str(out)]  # fmt: skip
     assert main(argv) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["config"]["v1_frames"] == 1 and results["config"]["colour"] == "digit"
+    assert results["config"]["critic"]["epochs"] == 2
     text = (out / "toy.md").read_text()
     assert "v1 and v2 single frames" in text and "colour shared with the digit" in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from infomin.cli.common import UserError, add_overwrite_arg, positive_int
@@ -26,7 +27,8 @@ Rows: digit, position, background and their combinations joined by '+' (default:
 seven), or points of the toy ladder, ladder=S with S in [0, 2] (0: digit+background,
 1: digit only, 2: only the colour with --colour digit). Writes OUT/toy.md (mean ± std
 and the claims' verdicts), OUT/results.json (every seed's numbers), OUT/config.yaml
-and OUT/toy.png. Full table: 3 seeds; --quick: 1 seed, smaller probe sets.
+and OUT/toy.png. Full table: 3 seeds, 16 epochs; --quick: 1 seed, 8 epochs, smaller
+probe sets.
 """
 
 
@@ -41,7 +43,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--seeds", type=positive_int, default=None, help="seeds (default 3; 1 with --quick)"
     )
-    parser.add_argument("--quick", action="store_true", help="1 seed and smaller probe sets")
+    parser.add_argument("--quick", action="store_true", help="1 seed, 8 epochs, smaller probe sets")
     parser.add_argument(
         "--rows", nargs="+", default=None, metavar="ROW",
         help="rows to run, e.g. digit background digit+background ladder=0.5",
@@ -55,6 +57,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--colour", choices=("free", "digit"), default=None,
         help="free (default): each view draws its digit's colour; digit: the colour is part "
         "of the digit factor (a shared hue alone nearly identifies the pair: a shortcut)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--epochs", type=positive_int, default=None,
+        help="epochs of the critics (default 16; 8 with --quick)",
     )  # fmt: skip
     parser.add_argument("--workers", type=positive_int, default=None, help="processes (default 2)")
     parser.add_argument(
@@ -79,7 +85,10 @@ def _config(args: argparse.Namespace) -> ToyConfig:
         if value is not None
     }  # fmt: skip
     try:
-        return quick_config(**changes) if args.quick else ToyConfig(**changes)
+        config = quick_config(**changes) if args.quick else ToyConfig(**changes)
+        if args.epochs is not None:
+            config = replace(config, critic=replace(config.critic, epochs=args.epochs))
+        return config
     except ValueError as err:
         raise UserError(str(err)) from None
 
