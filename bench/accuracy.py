@@ -34,7 +34,7 @@ tuned yet: the defaults above are the presets' own settings.
 
 `--quick`: every row, tiny (2,000 images, 1 epoch, 1 seed, probe on 5,000 / 2,000),
 under 10 minutes; it checks the pipeline, not the verdict. On a GPU:
-`python -m bench.accuracy --accelerator gpu --threads 0 --backbone resnet18
+`python -m bench.accuracy --accelerator gpu --threads 0 --workers 8 --backbone resnet18
 --subset 60000 --epochs 100 --batch 256`. Writes bench/results/accuracy.json
 (accuracy-quick.json, accuracy-validate.json) and prints a markdown table.
 """
@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--data-dir", default=None, help="Fashion-MNIST IDX folder")
     parser.add_argument("--accelerator", choices=("cpu", "gpu"), default="cpu")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="DataLoader workers for per-image views: infomin's RandAugment "
+                        "on a GPU, lightly's transform (at least 1)")  # fmt: skip
     parser.add_argument("--work", type=Path, default=Path("runs/bench-accuracy"),
                         help="folder for the training subset and the pretraining runs")  # fmt: skip
     for field, value in asdict(Plan()).items():
@@ -111,6 +114,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
     numbers = [v for v in asdict(plan).values() if isinstance(v, int | float)]
     if min(numbers) <= 0:
         raise ConfigError("every size, count, width and lr must be > 0")
+    if args.workers < 0:
+        raise ConfigError(f"--workers must be >= 0, got {args.workers}")
     return plan
 
 
@@ -224,7 +229,7 @@ def run_table(
     base = Training(
         backbone=plan.backbone, width=plan.width, epochs=plan.epochs, batch=plan.batch,
         lr=plan.lr, supervised_lr=plan.supervised_lr, seed=args.seed, device=device,
-        precision=precision_of(args.accelerator),
+        precision=precision_of(args.accelerator), workers=args.workers,
     )  # fmt: skip
     write_subset_folder(args.work / "subset", data)
     runs: dict[str, list[dict[str, Any]]] = {}

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
 import struct
 import time
 from collections.abc import Iterator
@@ -154,6 +155,7 @@ class Training:
     seed: int
     device: str  # cpu or cuda
     precision: str  # bf16-mixed or 32-true, as pretrain resolves "auto"
+    workers: int = 0  # DataLoader workers of per-image views (infomin on a GPU, lightly)
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.precision.startswith("bf16"):
@@ -204,8 +206,10 @@ def train_preset(preset: str, train: Training, subset_dir: Path, run: Path) -> n
         backbone=train.backbone, width=train.width, epochs=train.epochs,
         batch_size=train.batch, lr=train.lr, seed=train.seed, evaluate=False,
         checkpoint_every=train.epochs, accelerator="gpu" if train.device == "cuda" else "cpu",
+        num_workers=train.workers,
     )  # fmt: skip
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # its start-up lines
+    shutil.rmtree(run, ignore_errors=True)  # an earlier table's run: always train afresh
     with _quiet(run / "pretrain.log"):
         pretrain(config, run)
     encoder = pretrained_encoder(str(last_checkpoint(run)))
@@ -260,7 +264,7 @@ class LightlyViews(Dataset):
         return self.transform(tvf.to_pil_image(self.images[index])), 0
 
 
-def train_lightly(train: Training, images: Tensor, workers: int = 1) -> nn.Module:
+def train_lightly(train: Training, images: Tensor) -> nn.Module:
     """lightly's SimCLR on our backbone: the simclr preset's temperature, head sizes, SGD
     (lr, momentum, weight decay) and per-step lr schedule, so only the code differs.
 
@@ -281,7 +285,7 @@ def train_lightly(train: Training, images: Tensor, workers: int = 1) -> nn.Modul
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda i: learning_rate_factor(i, settings, preset)
     )
-    for x0, x1 in lightly_batches(images, train, workers):
+    for x0, x1 in lightly_batches(images, train, max(1, train.workers)):
         with train.autocast():
             loss = model.loss((x0.to(train.device), x1.to(train.device)))
         optimizer.zero_grad(set_to_none=True)

@@ -98,12 +98,17 @@ def end_to_end(args) -> list[dict]:
             options = {"backbone": backbone, "batch_size": batch, "accelerator": "gpu",
                        "precision": "bf16-mixed", "num_workers": workers}  # fmt: skip
             common = {"seed": args.seed, "threads": 0}
-            after = run_child({**common, "kind": "pretrain", "preset": method, "options": options,
-                               "synthetic": [args.epoch_images, 3, size, size]}, None)  # fmt: skip
-            bare = run_child({**common, "kind": "bare", "preset": method, "channels": 3,
-                              "image_size": size, "batch_size": batch, "steps": 20,
-                              "precision": "bf16-mixed", "backbone": backbone,
-                              "device": "cuda"}, None)  # fmt: skip
+            epoch = {**common, "kind": "pretrain", "preset": method, "options": options,
+                     "synthetic": [args.epoch_images, 3, size, size]}  # fmt: skip
+            passes = {**common, "kind": "bare", "preset": method, "channels": 3,
+                      "image_size": size, "batch_size": batch, "steps": 20, "device": "cuda",
+                      "precision": "bf16-mixed", "backbone": backbone}  # fmt: skip
+            try:
+                after, bare = run_child(epoch, None), run_child(passes, None)
+            except RuntimeError as err:  # one failed cell must not lose the others
+                print(f"epoch {method} {backbone} {size}px failed: {err}", flush=True)
+                rows.append({"backbone": backbone, "method": method, "error": str(err)[-500:]})
+                continue
             rate, bare_rate = per_sample_rate(after, batch), per_sample_rate(bare, batch)
             rows.append({"backbone": backbone, "image_size": size, "batch_size": batch,
                          "method": method, "workers": workers, "samples_per_s": rate,
@@ -140,8 +145,6 @@ def main(argv: list[str] | None = None) -> None:
     torch.backends.cudnn.benchmark = True
     torch.set_float32_matmul_precision("high")
     result = fitting_run(args, started + args.budget_s)
-    if not args.no_epoch:
-        result["end_to_end"] = end_to_end(args)
     payload = {
         "gpu": name,
         "settings": {
@@ -153,6 +156,9 @@ def main(argv: list[str] | None = None) -> None:
         },
         **result,
     }
+    write_result("gpu", args.out, payload, started)  # kept if the epochs below fail
+    if not args.no_epoch:
+        payload["end_to_end"] = end_to_end(args)
     line = (
         f"infomin step on {name}: ours {result['images_per_s']['ours']:.0f} img/s, bare "
         f"{result['images_per_s']['bare']:.0f} img/s: ours/bare time {result['vs_bare']:.2f}x"

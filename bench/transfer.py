@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
+import shutil
 import statistics
 import sys
 import time
@@ -126,6 +127,7 @@ def pretrain_ssl(preset: str, plan: Plan, seed: int, folder: Path, device: str) 
         accelerator="gpu" if device == "cuda" else "cpu",
     )
     run = folder / preset
+    shutil.rmtree(run, ignore_errors=True)  # an earlier run's checkpoints: train afresh
     with _quiet(run / "pretrain.log"):
         pretrain(config, run)
     return export_backbone(last_checkpoint(run), run / "backbone.pt").path

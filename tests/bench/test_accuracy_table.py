@@ -106,3 +106,15 @@ def test_goals_are_judged_from_the_numbers(accuracy) -> None:
     assert [g["verdict"] for g in verdicts] == ["not met", "not met", "not met"]
     assert "insdis 84.00" in verdicts[0]["detail"]
     assert accuracy.goals(_table(simclr=0.9))[0]["verdict"] == "not measured"
+
+
+def test_a_second_table_in_the_same_work_folder_scores_its_own_training(
+    accuracy, tmp_path, fashion
+) -> None:
+    """A rerun with another budget retrains the preset: it must never score the earlier
+    run's checkpoint left in `--work` (found on a GPU: 10 and 30 epochs scored alike)."""
+    _run(accuracy, tmp_path, fashion, "--rows", "simclr")
+    checkpoints = tmp_path / "work" / "simclr-seed0" / "checkpoints"
+    assert sorted(p.name for p in checkpoints.glob("*.ckpt")) == ["epoch000.ckpt", "last.ckpt"]
+    _run(accuracy, tmp_path, fashion, "--rows", "simclr", "--epochs", "2")
+    assert sorted(p.name for p in checkpoints.glob("*.ckpt")) == ["epoch001.ckpt", "last.ckpt"]

@@ -37,7 +37,7 @@ from infomin.methods.faults import (
 )
 from infomin.methods.in_batch import InBatchMethod
 from infomin.methods.pretrain import PretrainConfig, pretrain
-from infomin.outputs import WriteError
+from infomin.outputs import OutputError, WriteError
 
 STEPS_PER_EPOCH = 40
 EPOCHS = 2
@@ -342,3 +342,17 @@ def test_a_dead_ddp_rank_stops_the_other_and_resume_finishes(tmp_path, reliabili
                 "infomin pretrain --devices 2 --accelerator cpu ... --out {OUT}",
                 f"the other exited {code} after {waited:.0f} s: {line}; resume: exit 0, "
                 "3 epochs done")  # fmt: skip
+
+
+def test_a_fresh_run_into_a_folder_with_checkpoints_is_refused(tmp_path):
+    """Lightning would write `last-v1.ckpt` beside the old `last.ckpt`, and every reader of
+    `last.ckpt` (export, evaluate, the benchmark tables) would take the old weights."""
+    out = tmp_path / "run"
+    pretrain(replace(TINY, epochs=1), out)
+    before = {p.name: p.stat().st_mtime_ns for p in (out / "checkpoints").iterdir()}
+    with pytest.raises(OutputError, match=r"already holds checkpoints .*last\.ckpt"):
+        pretrain(replace(TINY, epochs=2), out)
+    after = {p.name: p.stat().st_mtime_ns for p in (out / "checkpoints").iterdir()}
+    assert after == before  # nothing trained, nothing written
+    pretrain(replace(TINY, epochs=2), out, resume=True)  # the same folder, resumed: allowed
+    assert not list((out / "checkpoints").glob("last-v*.ckpt"))

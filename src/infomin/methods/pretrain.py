@@ -36,7 +36,12 @@ from infomin.methods.probe_data import (
     open_probe_sets,
     pretrain_split,
 )
-from infomin.methods.resume import check_resumable, last_checkpoint, resume_checkpoint
+from infomin.methods.resume import (
+    check_resumable,
+    last_checkpoint,
+    refuse_old_checkpoints,
+    resume_checkpoint,
+)
 from infomin.methods.view_pairs import evaluate_on_probe_sets, pair_views
 from infomin.progress import console
 from infomin.views import (
@@ -259,6 +264,8 @@ def pretrain(config: PretrainConfig, out: Path, resume: bool = False) -> dict[st
     Returns the results on the main process, None on the other DDP processes (only one
     process may write the run's results).
     """
+    if not resume:
+        refuse_old_checkpoints(out)
     quiet_lightning()
     L.seed_everything(config.seed, workers=True, verbose=False)
     train_size, _ = embedded_sizes(config.data, config.train_size, config.test_size)

@@ -14,12 +14,29 @@ import torch
 
 from infomin.config import ConfigError
 from infomin.methods.base import ContrastiveMethod
+from infomin.outputs import OutputError
 from infomin.progress import console
 
 
 def last_checkpoint(out: Path) -> Path:
     """Where `--resume` looks first (ModelCheckpoint's `save_last` file)."""
     return out / "checkpoints" / "last.ckpt"
+
+
+def refuse_old_checkpoints(out: Path) -> None:
+    """A fresh run must start in a folder without checkpoints.
+
+    Otherwise Lightning writes `last-v1.ckpt` beside the old run's `last.ckpt`, and
+    whatever reads `last.ckpt` afterwards (export, evaluate, --resume, the benchmarks)
+    silently takes the old run's weights. The CLI's `--overwrite` empties the folder first.
+    """
+    folder = out / "checkpoints"
+    old = sorted(p.name for p in folder.glob("*.ckpt")) if folder.is_dir() else []
+    if old:
+        raise OutputError(
+            f"{folder} already holds checkpoints of another run ({', '.join(old[:3])}"
+            f"{', ...' if len(old) > 3 else ''}): resume it, or start in an empty folder"
+        )
 
 
 def resume_checkpoint(folder: Path) -> Path | None:
