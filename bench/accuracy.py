@@ -34,9 +34,10 @@ tuned yet: the defaults above are the presets' own settings.
 
 `--quick`: every row, tiny (2,000 images, 1 epoch, 1 seed, probe on 5,000 / 2,000),
 under 10 minutes; it checks the pipeline, not the verdict. On a GPU:
-`python -m bench.accuracy --accelerator gpu --threads 0 --workers 8 --backbone resnet18
---subset 60000 --epochs 100 --batch 256`. Writes bench/results/accuracy.json
-(accuracy-quick.json, accuracy-validate.json) and prints a markdown table.
+`python -m bench.accuracy --accelerator gpu --threads 0 --workers 12 --backbone resnet18
+--subset 60000 --epochs 10 --batch 512` (measured on an H200: 8 min for six rows,
+BENCHMARKS.md section 8b). Writes bench/results/accuracy.json (accuracy-gpu.json,
+accuracy-quick.json, accuracy-validate.json) and prints a markdown table.
 """
 
 from __future__ import annotations
@@ -245,7 +246,10 @@ def run_table(
 
 
 def result_name(args) -> str:
-    return "accuracy" + ("-quick" if args.quick else "") + ("-validate" if args.validate else "")
+    """accuracy[-gpu][-quick][-validate]: a GPU table never overwrites the CPU one."""
+    parts = ["accuracy", "gpu" if args.accelerator == "gpu" else "", "quick" if args.quick else "",
+             "validate" if args.validate else ""]  # fmt: skip
+    return "-".join(part for part in parts if part)
 
 
 def main(argv: list[str] | None = None) -> int:
