@@ -47,12 +47,17 @@ class ImagePool:
     side ``size``, default 32; colorful-moving-digits frame 0); datasets read from disk
     (CIFAR, STL-10, folders) are subsampled without replacement and, with ``size``,
     resized and centre-cropped. The same (split, n, seed) always gives the same images.
+
+    ``holdout=N`` (datasets read from disk): both splits come from the training split,
+    "test" from its last N images and "train" from the rest, and the test split is
+    never opened. Views chosen by a sweep's scores are then chosen on training data only.
     """
 
     data: str
     data_dir: str | None = None
     size: int | None = None
     photo_size: int | None = None
+    holdout: int | None = None
 
     def images(self, split: str, n: int, seed: int) -> LabelledImages:
         """``n`` labelled images of ``split`` (cached per pool, split, n and seed)."""
@@ -72,13 +77,27 @@ def _load_images(pool: ImagePool, split: str, n: int, seed: int) -> LabelledImag
     if pool.data == DIGITS:
         dataset = load_dataset(DIGITS, split, num_clips=n, frames=1, seed=seed)
         return _stack(dataset, range(n), pool.size)
-    dataset = load_dataset(pool.data, split, pool.data_dir)
+    dataset = load_dataset(pool.data, "train" if pool.holdout else split, pool.data_dir)
     if not dataset.tasks:
         raise DatasetError(f"dataset {pool.data!r} has no labels: view experiments need a probe")
-    if n > len(dataset):
-        raise DatasetError(f"{pool.data} {split} has {len(dataset)} images, {n} requested")
-    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))
-    return _stack(dataset, order[:n].tolist(), pool.size)
+    first, count, name = _candidates(pool, split, len(dataset))
+    if n > count:
+        raise DatasetError(f"{pool.data} {name} has {count} images, {n} requested")
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(seed))
+    return _stack(dataset, (order[:n] + first).tolist(), pool.size)
+
+
+def _candidates(pool: ImagePool, split: str, total: int) -> tuple[int, int, str]:
+    """(first index, count, name) of the images a split may be drawn from."""
+    if not pool.holdout:
+        return 0, total, split
+    if pool.holdout >= total:
+        raise DatasetError(f"holdout={pool.holdout} leaves nothing of {pool.data}'s "
+                           f"{total} training images to train on")  # fmt: skip
+    cut = total - pool.holdout
+    if split == "train":
+        return 0, cut, f"train (without its last {pool.holdout}, held out)"
+    return cut, pool.holdout, f"holdout (the last {pool.holdout} training images)"
 
 
 def _stack(dataset: Any, indices: Any, size: int | None = None) -> LabelledImages:

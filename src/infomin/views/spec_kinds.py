@@ -97,6 +97,10 @@ class Param:
 
 _PROBABILITY = Param(_number(0.0, 1.0), "P")
 _SIZES = {"size": Param(_integer(8), "PX"), "photo_size": Param(_integer(16), "PX")}
+# Views of any labelled dataset: `holdout=N` scores on N training images instead of the
+# test split (see `ImagePool`), so that views can be chosen without the test set.
+_POOL = {**_SIZES, "holdout": Param(_integer(1), "N")}
+POOL_PARAMS = tuple(_POOL)
 
 # ---------------------------------------------------------------------------------
 # The kinds
@@ -135,7 +139,10 @@ class Kind:
 def _pool(p: dict[str, Any], data: str, data_dir: str | None) -> ImagePool:
     if "photo_size" in p and data != PHOTO_PATCHES:
         raise DatasetError(f"photo_size applies to photo-patches only, not {data!r}")
-    return ImagePool(data, data_dir, p.get("size"), p.get("photo_size"))
+    if "holdout" in p and data in (PHOTO_PATCHES, DIGITS):
+        raise DatasetError(f"holdout applies to datasets read from disk; {data} generates "
+                           "its own test split, never trained on")  # fmt: skip
+    return ImagePool(data, data_dir, p.get("size"), p.get("photo_size"), p.get("holdout"))
 
 
 def _build_colorspace(p: dict[str, Any], data: str, data_dir: str | None, name: str) -> PairSource:
@@ -148,7 +155,7 @@ def _build_patches(p: dict[str, Any], data: str, data_dir: str | None, name: str
 
 
 def _build_recipe(p: dict[str, Any], data: str, data_dir: str | None, name: str) -> PairSource:
-    overrides = {k: v for k, v in p.items() if k not in ("recipe", "size", "photo_size")}
+    overrides = {k: v for k, v in p.items() if k != "recipe" and k not in POOL_PARAMS}
     try:
         check_blur_override(p["recipe"], overrides)
     except ValueError as err:
@@ -177,7 +184,7 @@ KINDS: dict[str, Kind] = {
     "colorspace": Kind(
         name="colorspace",
         main="space",
-        params={"space": Param(canonical_color_space, "SPACE"), **_SIZES},
+        params={"space": Param(canonical_color_space, "SPACE"), **_POOL},
         required=("space",),
         datasets=None,
         default_data=PHOTO_PATCHES,
@@ -216,7 +223,7 @@ KINDS: dict[str, Kind] = {
             "randaugment_magnitude": Param(_number(0.0, 10.0), "M"),
             "grayscale_p": _PROBABILITY,
             "flip_p": _PROBABILITY,
-            **_SIZES,
+            **_POOL,
         },
         required=("recipe",),
         datasets=None,
@@ -229,7 +236,9 @@ KINDS: dict[str, Kind] = {
         "with a kernel of about F x side (default 0.1: 3x3 at 16-32 px, which caps the blur "
         "near sigma 1); randaugment_magnitude=M in [0, 10] uses timm's increasing ops, so M "
         "is a real strength knob, and adds RandAugment (2 ops, p 0.5) to recipes without "
-        "it). Probe: f1 on the un-augmented images.",
+        "it). Probe: f1 on the un-augmented images. holdout=N (any of these kinds, on "
+        "datasets read from disk): held-out pairs and the probe's scored images are the "
+        "last N training images, and the test split is never opened.",
         colour_use=_recipe_colour,
     ),
     "toy": Kind(
@@ -254,7 +263,7 @@ KINDS: dict[str, Kind] = {
     "learned": Kind(
         name="learned",
         main="path",
-        params={"path": Param(_path, "PATH"), **_SIZES},
+        params={"path": Param(_path, "PATH"), **_POOL},
         required=("path",),
         datasets=None,
         default_data=PHOTO_PATCHES,
