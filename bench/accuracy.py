@@ -80,9 +80,10 @@ class Plan:
     peer_seeds: int = 3
     probe_train: int | None = None  # None: the whole split
     probe_test: int | None = None
+    crop_min: float | None = None  # the presets' crop lower bound (None: each preset's own)
 
 
-KINDS = {"backbone": str, "width": float, "lr": float, "supervised_lr": float}
+KINDS = {"backbone": str, "width": float, "lr": float, "supervised_lr": float, "crop_min": float}
 QUICK = Plan(subset=2000, epochs=1, peer_seeds=1, probe_train=5000, probe_test=2000)
 
 
@@ -114,7 +115,9 @@ def make_plan(args: argparse.Namespace) -> Plan:
     plan = replace(base, **changes)
     numbers = [v for v in asdict(plan).values() if isinstance(v, int | float)]
     if min(numbers) <= 0:
-        raise ConfigError("every size, count, width and lr must be > 0")
+        raise ConfigError("every size, count, width, lr and crop-min must be > 0")
+    if plan.crop_min is not None and plan.crop_min > 1:
+        raise ConfigError(f"--crop-min must be in (0, 1], got {plan.crop_min}")
     if args.workers < 0:
         raise ConfigError(f"--workers must be >= 0, got {args.workers}")
     return plan
@@ -230,7 +233,7 @@ def run_table(
     base = Training(
         backbone=plan.backbone, width=plan.width, epochs=plan.epochs, batch=plan.batch,
         lr=plan.lr, supervised_lr=plan.supervised_lr, seed=args.seed, device=device,
-        precision=precision_of(args.accelerator), workers=args.workers,
+        precision=precision_of(args.accelerator), workers=args.workers, crop_min=plan.crop_min,
     )  # fmt: skip
     write_subset_folder(args.work / "subset", data)
     runs: dict[str, list[dict[str, Any]]] = {}

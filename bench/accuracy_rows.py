@@ -156,6 +156,7 @@ class Training:
     device: str  # cpu or cuda
     precision: str  # bf16-mixed or 32-true, as pretrain resolves "auto"
     workers: int = 0  # DataLoader workers of per-image views (infomin on a GPU, lightly)
+    crop_min: float | None = None  # presets' crop lower bound (None: each preset's own)
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.precision.startswith("bf16"):
@@ -206,7 +207,7 @@ def train_preset(preset: str, train: Training, subset_dir: Path, run: Path) -> n
         backbone=train.backbone, width=train.width, epochs=train.epochs,
         batch_size=train.batch, lr=train.lr, seed=train.seed, evaluate=False,
         checkpoint_every=train.epochs, accelerator="gpu" if train.device == "cuda" else "cpu",
-        num_workers=train.workers,
+        num_workers=train.workers, crop_min=train.crop_min,
     )  # fmt: skip
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # its start-up lines
     shutil.rmtree(run, ignore_errors=True)  # an earlier table's run: always train afresh

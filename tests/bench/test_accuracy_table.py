@@ -118,3 +118,14 @@ def test_a_second_table_in_the_same_work_folder_scores_its_own_training(
     assert sorted(p.name for p in checkpoints.glob("*.ckpt")) == ["epoch000.ckpt", "last.ckpt"]
     _run(accuracy, tmp_path, fashion, "--rows", "simclr", "--epochs", "2")
     assert sorted(p.name for p in checkpoints.glob("*.ckpt")) == ["epoch001.ckpt", "last.ckpt"]
+
+
+def test_crop_min_reaches_the_preset_rows(accuracy, tmp_path, fashion) -> None:
+    """`--crop-min` (a sweep's sweet spot) is the crop the preset rows train with."""
+    import torch
+
+    _run(accuracy, tmp_path, fashion, "--rows", "simclr", "--crop-min", "0.55")
+    last = tmp_path / "work" / "simclr-seed0" / "checkpoints" / "last.ckpt"
+    saved = torch.load(last, map_location="cpu", weights_only=False)["hyper_parameters"]
+    assert saved["preset"]["crop_min"] == 0.55
+    assert accuracy.main(["--crop-min", "1.5", "--rows", "simclr"]) == 2  # before any data

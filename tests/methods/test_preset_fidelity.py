@@ -255,3 +255,21 @@ def test_presets_table_states_the_warmup_rule():
     column = TABLE_COLUMNS.index("warmup_epochs") + 1
     for row in preset_rows():
         assert row[column] == "5 (from lr 0.01) if batch > 256, else 0"
+
+
+def test_crop_min_reaches_the_recipe_of_both_view_paths():
+    """`--crop-min` (a sweep's sweet spot) replaces the preset's crop lower bound in the
+    per-image views and in the batched ones; nonsense and --views are refused."""
+    from infomin.config import ConfigError
+    from infomin.methods.pretrain import build_batched_views
+
+    default = resolve_preset(PretrainConfig(preset="simclr", evaluate=False), SIZE)
+    preset = resolve_preset(PretrainConfig(preset="simclr", evaluate=False, crop_min=0.55), SIZE)
+    assert default.crop_min != 0.55 and preset.crop_min == 0.55
+    assert build_views(preset, SIZE).views[0].spec.crop_scale == (0.55, 1.0)
+    assert build_batched_views(preset, SIZE).views[0].spec.crop_scale == (0.55, 1.0)
+    for bad in (0.0, 1.5, float("nan")):
+        with pytest.raises(ConfigError, match="crop_min must be in"):
+            PretrainConfig(preset="simclr", crop_min=bad)
+    with pytest.raises(ConfigError, match="--views makes its own views"):
+        PretrainConfig(preset="simclr", crop_min=0.5, views="recipe:B")

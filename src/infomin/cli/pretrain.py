@@ -68,6 +68,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=positive_int, help="per-process batch size (128)")
     parser.add_argument("--lr", type=float, help="learning rate (default: preset lr x batch/256)")
     parser.add_argument("--temperature", type=float, help="override the preset's tau")
+    parser.add_argument(
+        "--crop-min", type=float, help="the crop's lower bound (area fraction) instead of the "
+        "preset's, e.g. a sweep's sweet spot (`infomin sweep --vary crop_scale`)"
+    )  # fmt: skip
     parser.add_argument("--num-negatives", type=positive_int, help="queue length / bank draws")
     parser.add_argument("--schedule", choices=("cosine", "step"), help="lr decay (default cosine)")
     parser.add_argument(

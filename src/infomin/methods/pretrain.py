@@ -79,7 +79,9 @@ def resolve_preset(config: PretrainConfig, image_size: int) -> Preset:
     record shows the warm-up it got.
     """
     preset = for_image_size(get_preset(config.preset), image_size)
-    overridable = ("temperature", "num_negatives", "schedule", "warmup_epochs", "criterion")
+    overridable = (
+        "temperature", "crop_min", "num_negatives", "schedule", "warmup_epochs", "criterion",
+    )  # fmt: skip
     changes = {k: getattr(config, k) for k in overridable if getattr(config, k) is not None}
     if config.warmup_epochs is None:
         global_batch = config.batch_size * config.devices * config.num_nodes

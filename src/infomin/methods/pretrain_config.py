@@ -48,6 +48,7 @@ class PretrainConfig:
     batch_size: int = 128  # per process
     lr: float | None = None
     temperature: float | None = None
+    crop_min: float | None = None  # random-resized-crop lower bound (None: the preset's)
     num_negatives: int | None = None
     schedule: str | None = None  # cosine or step (preset default: cosine)
     criterion: str | None = None  # infonce or nce (bank and queue methods only)
@@ -88,6 +89,8 @@ class PretrainConfig:
             value = getattr(self, name)
             if value is not None and not (value > 0 and math.isfinite(value)):
                 raise ConfigError(f"{name} must be > 0 and finite, got {value}")
+        if self.crop_min is not None and not 0 < self.crop_min <= 1:
+            raise ConfigError(f"crop_min must be in (0, 1], got {self.crop_min}")
         preset = get_preset(self.preset)  # an unknown preset fails here, with the choices
         if self.views is not None:
             self._check_views(preset)
@@ -203,6 +206,8 @@ class PretrainConfig:
             check_views_data(str(self.views), self.data)
         except (SpecError, DatasetError) as err:
             raise ConfigError(str(err)) from None
+        if self.crop_min is not None:
+            raise ConfigError("crop_min sets the preset's crop; --views makes its own views")
         if self.online_probe:
             raise ConfigError("the online probe reads dataset labels; --views pairs have none")
         if self.knn_every > 0 and preset.input != "rgb":
