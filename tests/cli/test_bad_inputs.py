@@ -206,6 +206,12 @@ CASES: list[tuple[str, str, str]] = [
      "a colour-space recipe swept on grey data"),
     ("learn-views --mode unsupervised --data fashion-mnist --data-dir {FASHION} --out {OUT}",
      "is grayscale", "learning a colour space of grey data"),
+    ("sweep --views recipe:B,holdout=50 --vary crop_scale --values 0.2 0.5 --out {OUT}",
+     "holdout applies to datasets read from disk", "holdout on a generated dataset"),
+    ("mi --views recipe:B,holdout=60 --data fashion-mnist --data-dir {FASHION} --out {OUT}",
+     "holdout=60 leaves nothing", "holdout as large as the training split"),
+    ("pretrain --preset simclr --crop-min 1.5 --out {OUT}", "crop_min must be in (0, 1]",
+     "crop lower bound above 1"),
 ]  # fmt: skip
 
 
