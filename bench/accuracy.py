@@ -249,9 +249,11 @@ def run_table(
 
 
 def result_name(args) -> str:
-    """accuracy[-gpu][-quick][-validate]: a GPU table never overwrites the CPU one."""
-    parts = ["accuracy", "gpu" if args.accelerator == "gpu" else "", "quick" if args.quick else "",
-             "validate" if args.validate else ""]  # fmt: skip
+    """accuracy[-gpu][-cropLOW][-quick][-validate]: a GPU table, or one with another crop,
+    never overwrites the CPU table."""
+    crop = "" if args.crop_min is None else f"crop{args.crop_min:g}"
+    parts = ["accuracy", "gpu" if args.accelerator == "gpu" else "", crop,
+             "quick" if args.quick else "", "validate" if args.validate else ""]  # fmt: skip
     return "-".join(part for part in parts if part)
 
 

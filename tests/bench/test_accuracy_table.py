@@ -128,4 +128,5 @@ def test_crop_min_reaches_the_preset_rows(accuracy, tmp_path, fashion) -> None:
     last = tmp_path / "work" / "simclr-seed0" / "checkpoints" / "last.ckpt"
     saved = torch.load(last, map_location="cpu", weights_only=False)["hyper_parameters"]
     assert saved["preset"]["crop_min"] == 0.55
+    assert (tmp_path / "out" / "accuracy-crop0.55.json").is_file()  # not the main table's
     assert accuracy.main(["--crop-min", "1.5", "--rows", "simclr"]) == 2  # before any data
