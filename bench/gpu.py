@@ -13,12 +13,14 @@ passes at the same settings in its faster memory format: ResNet-50 at 224 px and
 ResNet-18 at 32 px. simclr's views are made on the GPU from uint8 batches; infomin's
 recipe has RandAugment (per image, PIL), so its views come from DataLoader workers.
 
-Without a CUDA device it says so, writes ``{"skipped": ...}`` and exits 0.
+Without a CUDA device it says so, writes ``{"skipped": ...}`` unless the results folder
+already holds a GPU measurement (kept: `make bench` on a CPU must not erase it), and exits 0.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 
 import torch
@@ -119,6 +121,18 @@ def end_to_end(args) -> list[dict]:
     return rows
 
 
+def measured_before(path) -> bool:
+    """Whether `path` holds a GPU measurement (which a run without a GPU must not erase)."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(record, dict) or "skipped" in record:
+        return False
+    print(f"kept the GPU results in {path} ({record.get('gpu')}, {record.get('date_utc')} UTC)")
+    return True
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = make_parser(__doc__.splitlines()[0])
     parser.add_argument("--backbone", default="resnet50")
@@ -138,7 +152,8 @@ def main(argv: list[str] | None = None) -> None:
     started = start(args)
     if not torch.cuda.is_available():
         print("no CUDA device: GPU benchmark skipped (run it on a machine with a GPU)")
-        write_result("gpu", args.out, {"skipped": "no CUDA device"}, started)
+        if not measured_before(args.out / "gpu.json"):  # `make bench` on a CPU keeps them
+            write_result("gpu", args.out, {"skipped": "no CUDA device"}, started)
         return
     name = torch.cuda.get_device_name(0)
     print(f"GPU: {name}", flush=True)

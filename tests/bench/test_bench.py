@@ -68,6 +68,12 @@ def test_gpu_bench_without_cuda_says_so_and_exits_zero(tmp_path) -> None:
     record = json.loads((tmp_path / "gpu.json").read_text())
     assert record["skipped"] == "no CUDA device"
     assert record["machine"]["cores"] >= 1 and record["command"].startswith("python -m bench.gpu")
+    measured = {**_provenance("python -m bench.gpu"), "gpu": "NVIDIA H200", "vs_bare": 1.4}
+    (tmp_path / "gpu.json").write_text(json.dumps(measured))
+    again = subprocess.run([sys.executable, "-m", "bench.gpu", "--out", str(tmp_path)], cwd=ROOT,
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert again.returncode == 0 and "kept the GPU results" in again.stdout
+    assert json.loads((tmp_path / "gpu.json").read_text()) == measured  # not erased by a CPU
 
 
 def _provenance(command: str) -> dict:
