@@ -36,8 +36,10 @@ tuned yet: the defaults above are the presets' own settings.
 under 10 minutes; it checks the pipeline, not the verdict. On a GPU:
 `python -m bench.accuracy --accelerator gpu --threads 0 --workers 12 --backbone resnet18
 --subset 60000 --epochs 10 --batch 512` (measured on an H200: 8 min for six rows,
-BENCHMARKS.md section 8b). Writes bench/results/accuracy.json (accuracy-gpu.json,
-accuracy-quick.json, accuracy-validate.json) and prints a markdown table.
+BENCHMARKS.md section 8b). Writes bench/results/accuracy.json for the full table, and
+a name of its own for anything else, so that nothing overwrites it (`result_name`:
+accuracy-simclr.json, accuracy-epochs20-insdis.json, accuracy-gpu-...json,
+accuracy-quick.json, ...-validate.json); prints a markdown table.
 """
 
 from __future__ import annotations
@@ -248,13 +250,22 @@ def run_table(
     return runs
 
 
-def result_name(args) -> str:
-    """accuracy[-gpu][-cropLOW][-quick][-validate]: a GPU table, or one with another crop,
-    never overwrites the CPU table."""
-    crop = "" if args.crop_min is None else f"crop{args.crop_min:g}"
-    parts = ["accuracy", "gpu" if args.accelerator == "gpu" else "", crop,
-             "quick" if args.quick else "", "validate" if args.validate else ""]  # fmt: skip
-    return "-".join(part for part in parts if part)
+NAMED_CHANGES = ("backbone", "width", "subset", "epochs", "batch", "lr", "crop_min")
+
+
+def result_name(args, plan: Plan, rows: list[str]) -> str:
+    """accuracy[-gpu][-CHANGES][-ROWS][-quick][-validate].json: a GPU table, a changed
+    budget or a few rows never overwrite the full table (`--rows simclr` writes
+    accuracy-simclr.json, `--rows insdis --epochs 20` accuracy-epochs20-insdis.json)."""
+    base = QUICK if args.quick else Plan()
+    changes = [f"{f.replace('_', '')}{getattr(plan, f):g}" if isinstance(getattr(plan, f), float)
+               else f"{f}{getattr(plan, f)}" for f in NAMED_CHANGES
+               if getattr(plan, f) != getattr(base, f)]  # fmt: skip
+    subset = [] if rows == list(ROWS) else ["+".join(rows)] if len(rows) <= 3 else ["partial"]
+    flags = [name for name, on in (("quick", args.quick), ("validate", args.validate)) if on]
+    device = ["gpu"] if args.accelerator == "gpu" else []
+    parts = ["accuracy", *device, *changes, *subset, *flags]
+    return "-".join(parts)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -287,13 +298,13 @@ def main(argv: list[str] | None = None) -> int:
         }  # fmt: skip
 
     def save(runs: dict[str, list]) -> None:
-        write_result(result_name(args), args.out, payload(runs), started)
+        write_result(result_name(args, plan, rows), args.out, payload(runs), started)
 
     final = payload(run_table(args, plan, rows, data, save))
     print(final["markdown"])
     for v in final["goals"]:
         print(f"goal: {v['goal']}: {v['verdict'].upper()} ({v['detail']})")
-    print(f"wrote {write_result(result_name(args), args.out, final, started)}")
+    print(f"wrote {write_result(result_name(args, plan, rows), args.out, final, started)}")
     return 0
 
 

@@ -33,7 +33,7 @@ def _run(accuracy, tmp_path: Path, fashion: Path, *extra: str) -> dict:
     argv = ["--data-dir", str(fashion), "--out", str(tmp_path / "out"),
             "--work", str(tmp_path / "work"), *TINY, *extra]  # fmt: skip
     assert accuracy.main(argv) == 0
-    (path,) = (tmp_path / "out").glob("accuracy*.json")
+    path = max((tmp_path / "out").glob("accuracy*.json"), key=lambda p: p.stat().st_mtime_ns)
     return json.loads(path.read_text())
 
 
@@ -75,7 +75,9 @@ def test_validate_scores_on_training_images_without_the_test_set(accuracy, tmp_p
     result = _run(accuracy, tmp_path, fashion, "--validate", "--rows", "raw-pixels,random-init")
     assert result["scored_on"] == "validation"
     assert result["num_scored"] == 20 and result["num_probe_train"] == 100
-    assert (tmp_path / "out" / "accuracy-validate.json").is_file()
+    assert [p.name for p in (tmp_path / "out").glob("*.json")] == [
+        "accuracy-subset64-epochs1-batch32-raw-pixels+random-init-validate.json"
+    ]  # named apart from a test-set table
 
 
 def test_missing_dataset_is_one_line_naming_the_package(accuracy, tmp_path, capsys) -> None:
@@ -128,5 +130,5 @@ def test_crop_min_reaches_the_preset_rows(accuracy, tmp_path, fashion) -> None:
     last = tmp_path / "work" / "simclr-seed0" / "checkpoints" / "last.ckpt"
     saved = torch.load(last, map_location="cpu", weights_only=False)["hyper_parameters"]
     assert saved["preset"]["crop_min"] == 0.55
-    assert (tmp_path / "out" / "accuracy-crop0.55.json").is_file()  # not the main table's
+    assert list((tmp_path / "out").glob("accuracy-*-cropmin0.55-simclr.json"))  # not the table
     assert accuracy.main(["--crop-min", "1.5", "--rows", "simclr"]) == 2  # before any data
