@@ -53,7 +53,7 @@ bench-transfer: $(STAMP)
 	$(BIN)/python -m bench.transfer
 
 # The Fashion-MNIST accuracy table (issue 11; README): every preset against raw pixels,
-# random init, supervised and lightly's SimCLR, about 70-80 minutes on 2 CPU cores, so
+# random init, supervised and lightly's SimCLR, 39 minutes on 2 CPU cores (measured), so
 # not in `make bench` or CI. Needs `make fashion-mnist`; `python -m bench.accuracy --quick`
 # checks the pipeline in under 10 minutes.
 bench-accuracy: $(STAMP)

@@ -425,6 +425,12 @@ SECTIONS: dict[str, Callable[[dict], list[str]]] = {
     "epoch-threads2": epoch_two_threads_section,
     "epoch_accuracy": epoch_accuracy_section,
     "accuracy": accuracy_section,
+    "accuracy-cropmin0.6-simclr": lambda r: accuracy_section(
+        r, "### 8.1 simclr with the crop sweep's maximum (crop_min 0.6; the table's is 0.08)"
+    ),
+    "accuracy-epochs20-insdis": lambda r: accuracy_section(
+        r, "### 8.2 insdis at 20 epochs (the table's 10 left it under raw pixels)"
+    ),
     "accuracy-gpu": lambda r: accuracy_section(r, "## 8b. Fashion-MNIST accuracy on a GPU"),
     "accuracy-gpu-simclr30": lambda r: accuracy_section(
         r, "### 8c. simclr at 30 epochs on the GPU (one run after 8b; 8b's 10 were set before)"
