@@ -409,7 +409,11 @@ def accuracy_section(
         "",
         r["markdown"],
         "",
-        *(f"- {g['goal']}: {goal_text(g['verdict'])} ({g['detail']})" for g in r["goals"]),
+        *(
+            f"- {g['goal']}: {goal_text(g['verdict'])} ({g['detail']})"
+            for g in r["goals"]
+            if g["verdict"] != "not measured"
+        ),  # a table of a few rows cannot judge them all
         "",
     ]
     return [*lines, *provenance(r)]
