@@ -108,9 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def base_plan(args: argparse.Namespace) -> Plan:
+    """The plan the command line's overrides apply to: the full one, or the quick one."""
+    return QUICK if args.quick else Plan()
+
+
 def make_plan(args: argparse.Namespace) -> Plan:
     """The full or quick plan with the command line's overrides."""
-    base = QUICK if args.quick else Plan()
+    base = base_plan(args)
     changes = {f: getattr(args, f) for f in asdict(base) if getattr(args, f) is not None}
     plan = replace(base, **changes)
     numbers = [v for v in asdict(plan).values() if isinstance(v, int | float)]
@@ -255,7 +260,7 @@ def result_name(args, plan: Plan, rows: list[str]) -> str:
     """accuracy[-gpu][-CHANGES][-ROWS][-quick][-validate].json: a GPU table, a changed
     budget or a few rows never overwrite the full table (`--rows simclr` writes
     accuracy-simclr.json, `--rows insdis --epochs 20` accuracy-epochs20-insdis.json)."""
-    base = QUICK if args.quick else Plan()
+    base = base_plan(args)
     changes = [f"{f.replace('_', '')}{getattr(plan, f):g}" if isinstance(getattr(plan, f), float)
                else f"{f}{getattr(plan, f)}" for f in NAMED_CHANGES
                if getattr(plan, f) != getattr(base, f)]  # fmt: skip

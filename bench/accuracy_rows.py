@@ -286,7 +286,7 @@ def train_lightly(train: Training, images: Tensor) -> nn.Module:
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda i: learning_rate_factor(i, settings, preset)
     )
-    for x0, x1 in lightly_batches(images, train, max(1, train.workers)):
+    for x0, x1 in lightly_batches(images, train):
         with train.autocast():
             loss = model.loss((x0.to(train.device), x1.to(train.device)))
         optimizer.zero_grad(set_to_none=True)
@@ -296,8 +296,10 @@ def train_lightly(train: Training, images: Tensor) -> nn.Module:
     return model.backbone
 
 
-def lightly_batches(images: Tensor, train: Training, workers: int) -> Iterator[tuple[Tensor, ...]]:
-    """Every epoch's batches of view pairs from a shuffling DataLoader (seeded)."""
+def lightly_batches(images: Tensor, train: Training) -> Iterator[tuple[Tensor, ...]]:
+    """Every epoch's batches of view pairs from a shuffling DataLoader (seeded), in
+    `train.workers` processes (at least 1: lightly's examples load in a worker)."""
+    workers = max(1, train.workers)
     loader = DataLoader(
         LightlyViews(images), batch_size=min(train.batch, len(images)), shuffle=True,
         drop_last=True, num_workers=workers, persistent_workers=workers > 0,
