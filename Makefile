@@ -46,11 +46,11 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.epoch_accuracy
 	$(BIN)/python -m bench.render
 
-# The transfer comparison (README "Transfer at small scale"): 3 seeds, about 3 hours on 2
-# shared CPU cores (extrapolated from --quick; est. 2-2.5 idle), so not in `make bench`
-# or CI. `python -m bench.transfer --quick` checks the pipeline in under 10 minutes.
+# The transfer comparison (README "Transfer at small scale"): 3 seeds, two processes of one
+# thread each, so not in `make bench` or CI (needs dataset-fashion-mnist).
+# `python -m bench.transfer --quick` checks the pipeline in under 10 minutes.
 bench-transfer: $(STAMP)
-	$(BIN)/python -m bench.transfer
+	$(BIN)/python -m bench.transfer --jobs 2
 
 # The Fashion-MNIST accuracy table (issue 11; README): every preset against raw pixels,
 # random init, supervised and lightly's SimCLR, 39 minutes on 2 CPU cores (measured), so

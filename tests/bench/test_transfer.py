@@ -77,19 +77,28 @@ def test_quick_help_runs_as_a_module():
         (["--max-digits", "9"], "do not fit a 64 px canvas"),
         (["--canvas", "200"], "canvas must be in [64, 96]"),
         (["--inits", "imagenet"], "unknown init"),
+        (["--data-dir", "no-such-folder"], "dataset-fashion-mnist"),
+        (["--cls-pool", "61"], "fewer than the 61 asked for"),
     ],
 )
-def test_bad_requests_exit_2_in_one_line(transfer, tmp_path, capsys, argv, phrase):
-    code = transfer.main(["--quick", "--work", str(tmp_path), "--out", str(tmp_path), *argv])
+def test_bad_requests_exit_2_in_one_line(
+    transfer, tmp_path, capsys, fashion_mnist_root, argv, phrase
+):
+    """Each refusal comes before any training, so nothing is written under --work."""
+    data = ["--data-dir", str(fashion_mnist_root), "--cls-test", "20"]
+    work = tmp_path / "work"
+    code = transfer.main(["--quick", "--work", str(work), "--out", str(tmp_path), *data, *argv])
     err = capsys.readouterr().err.strip()
     assert code == 2 and phrase in err and "\n" not in err
+    assert not work.exists()
 
 
-def test_tiny_run_end_to_end(transfer, tmp_path):
+def test_tiny_run_end_to_end(transfer, tmp_path, fashion_mnist_root):
     """Pretrain (simclr), export, strict load, detect, score: the whole path."""
     tiny = ["--pretrain-steps", "2", "--pretrain-images", "64", "--det-steps", "2",
             "--cls-steps", "2", "--det-train", "8", "--det-test", "4",
-            "--cls-pool", "200", "--cls-test", "20"]  # fmt: skip
+            "--cls-pool", "60", "--cls-test", "20",
+            "--data-dir", str(fashion_mnist_root)]  # fmt: skip
     argv = ["--quick", "--inits", "random,simclr", "--work", str(tmp_path), *tiny]
     assert transfer.main([*argv, "--out", str(tmp_path)]) == 0
     result = json.loads((tmp_path / "transfer-quick.json").read_text())
@@ -97,3 +106,19 @@ def test_tiny_run_end_to_end(transfer, tmp_path):
     assert (tmp_path / "seed0" / "simclr" / "backbone.pt").is_file()
     for row in result["table"].values():
         assert 0 <= row["AP"][0] <= 100 and 0 <= row["top1@10%"][0] <= 100
+
+
+def test_rows_do_not_depend_on_the_process_that_ran_them(transfer, tmp_path, fashion_mnist_root):
+    """--jobs 2 (two spawned processes) scores every cell exactly as one process does."""
+    tiny = ["--pretrain-steps", "2", "--pretrain-images", "64", "--det-steps", "2",
+            "--cls-steps", "2", "--det-train", "8", "--det-test", "4", "--cls-pool", "60",
+            "--cls-test", "20", "--data-dir", str(fashion_mnist_root),
+            "--quick", "--inits", "random,supervised"]  # fmt: skip
+    tables = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"jobs{jobs}"
+        assert transfer.main([*tiny, "--jobs", jobs, "--work", str(out), "--out", str(out)]) == 0
+        table = json.loads((out / "transfer-quick.json").read_text())["table"]
+        tables.append({init: {k: v for k, v in row.items() if not k.endswith("_s")}
+                       for init, row in table.items()})  # fmt: skip
+    assert tables[0] == tables[1]
