@@ -37,10 +37,12 @@ def grayscale(x: Tensor) -> Tensor:
 
 def _one_blend(x: Tensor, op: int, factor: Tensor) -> Tensor:
     """Op ``op`` (0 brightness, 1 contrast, 2 saturation) on every image, through the
-    jitter's own `_blend_slot`, so that the per-op tests check the code the jitter runs."""
-    blends = torch.ones(len(x), 3, dtype=factor.dtype, device=factor.device)
-    blends[:, op] = factor
-    return _blend_slot(x, torch.full((len(x),), op, device=factor.device), blends)
+    jitter's own `_blend`, so that the per-op tests check the code the jitter runs."""
+    weights = torch.zeros(3, len(x), dtype=x.dtype, device=x.device)
+    weights[0] = factor
+    if op > 0:
+        weights[op] = 1.0 - factor
+    return _blend(x, weights, mean=op == 1, grey=op == 2)
 
 
 def adjust_brightness(x: Tensor, factor: Tensor) -> Tensor:
@@ -72,15 +74,6 @@ def _hue_chroma_value(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     return hue, chroma, value
 
 
-def _from_hue_chroma_value(hue: Tensor, chroma: Tensor, value: Tensor) -> Tensor:
-    """Each channel is ``v - c clamp(min(k, 4 - k), 0, 1)``, ``k = (n + 6 h) mod 6`` with
-    n = 5, 3, 1 for R, G, B (the closed form of HSV -> RGB; ``c = v s``)."""
-    shifts = torch.tensor([5.0, 3.0, 1.0], device=hue.device, dtype=hue.dtype)
-    k = torch.remainder(shifts.view(3, 1, 1) + 6.0 * hue.unsqueeze(-3), 6.0)
-    ramp = torch.minimum(k, 4.0 - k).clamp_(0.0, 1.0)
-    return value.unsqueeze(-3) - chroma.unsqueeze(-3) * ramp
-
-
 def rgb_to_hsv(x: Tensor) -> Tensor:
     """``[..., 3, H, W]`` RGB in [0, 1] -> HSV with every channel in [0, 1]."""
     hue, chroma, value = _hue_chroma_value(x)
@@ -91,7 +84,7 @@ def rgb_to_hsv(x: Tensor) -> Tensor:
 def hsv_to_rgb(x: Tensor) -> Tensor:
     """Inverse of ``rgb_to_hsv``."""
     hue, saturation, value = x.unbind(dim=-3)
-    return _from_hue_chroma_value(hue, value * saturation, value)
+    return _from_sixths(6.0 * hue, value * saturation, value)
 
 
 def adjust_hue(x: Tensor, shift: Tensor) -> Tensor:
@@ -100,11 +93,33 @@ def adjust_hue(x: Tensor, shift: Tensor) -> Tensor:
 
     A hue rotation keeps each pixel's value (max) and chroma (max - min), so the image
     goes straight from (hue, chroma, value) back to RGB, without saturation's division.
+    The hue stays in sixths of the circle, unwrapped, and is wrapped once, in the closed
+    form: one remainder per pixel and channel instead of three.
     """
     if x.shape[-3] == 1:
         return x
-    hue, chroma, value = _hue_chroma_value(x)
-    return _from_hue_chroma_value(torch.remainder(hue + shift.view(-1, 1, 1), 1.0), chroma, value)
+    r, g, b = x.unbind(dim=-3)
+    value = torch.maximum(torch.maximum(r, g), b)
+    chroma = value - torch.minimum(torch.minimum(r, g), b)
+    inverse = chroma.clamp_min(1e-12).reciprocal_()  # chroma 0: any hue gives v, v, v
+    sixths = torch.where(
+        value == r,
+        (g - b) * inverse,
+        torch.where(value == g, (b - r) * inverse + 2.0, (r - g) * inverse + 4.0),
+    )  # in [-1, 5]
+    sixths += 6.0 * shift.to(x).view(-1, 1, 1)
+    return _from_sixths(sixths, chroma, value)
+
+
+def _from_sixths(sixths: Tensor, chroma: Tensor, value: Tensor) -> Tensor:
+    """(hue, chroma, value) -> RGB, the hue in sixths of the circle, unwrapped: each channel
+    is ``v - c clamp(min(k, 4 - k), 0, 1)``, ``k = (n + sixths) mod 6`` with n = 5, 3, 1
+    for R, G, B (the closed form of HSV -> RGB; ``c = v s``)."""
+    offsets = torch.tensor([5.0, 3.0, 1.0], device=sixths.device, dtype=sixths.dtype)
+    k = sixths.unsqueeze(-3) + offsets.view(3, 1, 1)
+    k -= 6.0 * torch.floor(k * (1.0 / 6.0))  # k mod 6, in [0, 6)
+    ramp = torch.minimum(k, 4.0 - k).clamp_(0.0, 1.0)
+    return torch.addcmul(value.unsqueeze(-3), chroma.unsqueeze(-3), ramp, value=-1.0)
 
 
 def color_jitter(
@@ -114,7 +129,12 @@ def color_jitter(
     generator: torch.Generator | None = None,
 ) -> Tensor:
     """ColorJitter with probability ``p``: per-image factors and order of the four ops
-    (brightness, contrast, saturation, hue, as torchvision's ``ColorJitter``)."""
+    (brightness, contrast, saturation, hue, as torchvision's ``ColorJitter``).
+
+    The four slots run in turn over the whole batch, each image doing its own op in
+    each; every slot's blend weights are worked out first, in one small table moved to
+    the device once, so the loop launches only the per-pixel work.
+    """
     n = len(x)
     factors = [_uniform(n, max(0.0, 1.0 - s), 1.0 + s, generator) for s in strengths[:3]]
     factors.append(_uniform(n, -strengths[3], strengths[3], generator))
@@ -123,35 +143,46 @@ def color_jitter(
     active = torch.tensor([s > 0 for s in strengths])
     if x.shape[-3] == 1:  # grey images have no saturation or hue to change
         active[2:] = False
-    blends = torch.stack(factors[:3], dim=1)  # [B, 3]: brightness, contrast, saturation
+    ops = order.t()  # [4 slots, B]
+    on = applied & active[ops]
+    blends = torch.stack(factors[:3])  # [3, B]: brightness, contrast, saturation
+    linear = on & (ops < 3)
+    scale = torch.where(linear, blends.gather(0, ops.clamp(max=2)), 1.0)
+    mean, grey = linear & (ops == 1), linear & (ops == 2)
+    weights = torch.stack([scale, (1.0 - scale) * mean, (1.0 - scale) * grey], dim=1)
+    weights = weights.to(x)  # [4 slots, 3, B]
+    flags = torch.stack([linear.any(1), mean.any(1), grey.any(1)], dim=1).tolist()
+    hue = on & (ops == 3)
     out = x
-    for slot in range(4):
-        op = order[:, slot]  # [B]: which op each image applies in this slot
-        on = applied & active[op]
-        out = _blend_slot(out, torch.where(on, op, -1), blends)
-        hue = (on & (op == 3)).nonzero().squeeze(1)
-        if len(hue):
-            where = hue.to(x.device)
-            out = out.index_put((where,), adjust_hue(out[where], factors[3][hue].to(out)))
+    for slot, (any_linear, any_mean, any_grey) in enumerate(flags):
+        if any_linear:
+            out = _blend(out, weights[slot], any_mean, any_grey)
+        chosen = hue[slot].nonzero().squeeze(1)
+        if len(chosen):
+            where = chosen.to(x.device)
+            out = out.index_put((where,), adjust_hue(out[where], factors[3][chosen].to(out)))
     return out
 
 
-def _blend_slot(x: Tensor, op: Tensor, blends: Tensor) -> Tensor:
-    """One slot of the jitter's three blends, each image its own op (or none):
-    ``clamp(f x + (1 - f) other)`` with other = 0 (brightness), the mean of the grey
-    image (contrast) or the grey image (saturation). An image whose op is another
-    (``f = 1``) comes out bit-identical, so a whole-batch pass replaces three gathers."""
-    linear = (op >= 0) & (op < 3)
-    if not linear.any():
-        return x
-    factor = torch.where(linear, blends.gather(1, op.clamp(0, 2).view(-1, 1)).squeeze(1), 1.0)
+def _blend(x: Tensor, weights: Tensor, mean: bool, grey: bool) -> Tensor:
+    """The jitter's three blends in one pass, each image its own:
+    ``clamp(a x + b mean(grey(x)) + c grey(x))`` with ``weights = [a, b, c]``, each
+    ``[B]``: brightness ``(f, 0, 0)``, contrast ``(f, 1 - f, 0)``, saturation
+    ``(f, 0, 1 - f)``, none ``(1, 0, 0)`` (bit-identical). ``mean`` / ``grey``: whether
+    any image needs that term (skipped otherwise). The contrast's grey mean comes from
+    the channel means, without a grey image.
+    """
     shape = (-1, 1, 1, 1)
-    factor = factor.to(x).view(shape)
-    out = factor * x
-    grey_needed = (op == 1) | (op == 2)
-    if grey_needed.any():
-        grey = grayscale(x)  # [B, 1, H, W]
-        contrast = (op == 1).to(x).view(shape) * grey.mean(dim=(-3, -2, -1), keepdim=True)
-        other = (op == 2).to(x).view(shape) * grey + contrast
-        out = out + (1 - factor) * other
+    constant = weights[1] * _grey_mean(x) if mean else torch.zeros_like(weights[1])
+    out = torch.addcmul(constant.view(shape), weights[0].view(shape), x)
+    if grey:
+        out.addcmul_(weights[2].view(shape), grayscale(x))
     return out.clamp_(0.0, 1.0)
+
+
+def _grey_mean(x: Tensor) -> Tensor:
+    """``[B]`` mean of each image's grayscale version (luma is linear in the channels)."""
+    means = x.mean(dim=(-2, -1))  # [B, C]
+    if x.shape[-3] == 1:
+        return means[:, 0]
+    return means @ means.new_tensor(_GRAY_WEIGHTS)
