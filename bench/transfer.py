@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import itertools
+import json
 import logging
 import math
 import multiprocessing
@@ -65,8 +66,10 @@ from infomin.data.digit_scenes import DigitScenes
 from infomin.data.fashion_mnist import DEFAULT_DIR, FashionMNIST
 from infomin.data.moving_digits import ColorfulMovingDigits
 from infomin.data.transforms import RGB_MEAN, RGB_STD, to_model_input
+from infomin.experiments.statistics import interval_verdict, paired_difference
 from infomin.models.backbones import build_backbone
 from infomin.models.export import CheckpointError, export_backbone
+from infomin.outputs import write_json
 
 INITS = ("random", "supervised", "infomin", "mocov2", "simclr")
 SSL = ("infomin", "mocov2", "simclr")
@@ -74,6 +77,7 @@ PRETRAIN_SIZE = 32  # colorful-moving-digits canvas; the trunk keeps the CIFAR s
 NUM_DIGITS = 10
 NUM_FASHION = 10
 FRACTIONS = (0.01, 0.10)
+METRICS = ("AP", "AP50", "AP75", *(f"top1@{f:.0%}" for f in FRACTIONS))
 
 
 @dataclass(frozen=True)
@@ -477,15 +481,77 @@ def summarise(runs: Sequence[dict[str, dict[str, float]]]) -> dict[str, dict[str
 
 def markdown(table: dict[str, dict[str, list[float]]], seeds: int) -> str:
     """The README table: mean ± std over seeds."""
-    metrics = ["AP", "AP50", "AP75", *(f"top1@{f:.0%}" for f in FRACTIONS)]
-    lines = ["| init | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
+    lines = ["| init | " + " | ".join(METRICS) + " |", "|---" * (len(METRICS) + 1) + "|"]
     for init, row in table.items():
         cells = [
             f"{row[m][0]:.1f} ± {row[m][1]:.1f}" if seeds > 1 else f"{row[m][0]:.1f}"
-            for m in metrics
+            for m in METRICS
         ]
         lines.append(f"| {init} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def compare(runs: Sequence[dict[str, dict[str, float]]], baseline: str = "supervised") -> dict:
+    """The verdict: each other init minus ``baseline``, per metric, paired by seed (both
+    pretrained and fine-tuned from the same seed), with its 95% Student-t interval.
+    Empty when the baseline was not run."""
+    if baseline not in runs[0]:
+        return {}
+    out: dict[str, dict[str, dict]] = {}
+    for init in runs[0]:
+        if init == baseline:
+            continue
+        out[init] = {}
+        for metric in METRICS:
+            ours = [run[init][metric] for run in runs]
+            theirs = [run[baseline][metric] for run in runs]
+            difference = paired_difference(ours, theirs)
+            difference["verdict"] = interval_verdict(difference["interval"])
+            out[init][metric] = difference
+    return out
+
+
+def markdown_comparison(comparison: dict, baseline: str = "supervised") -> str:
+    """Init - baseline in points, [95% interval], and what the interval settles."""
+    lines = [
+        f"| init - {baseline} | " + " | ".join(METRICS) + " |",
+        "|---" * (len(METRICS) + 1) + "|",
+    ]
+    for init, metrics in comparison.items():
+        cells = []
+        for metric in METRICS:
+            found = metrics[metric]
+            interval = found["interval"]
+            span = f" [{interval[0]:+.1f}, {interval[1]:+.1f}]" if interval else ""
+            cells.append(f"{found['difference']:+.1f}{span} {found['verdict']}")
+        lines.append(f"| {init} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def summarise_file(path: Path) -> int:
+    """Recompute a saved run's table and verdict from its per-seed rows (no training)."""
+    try:
+        record = json.loads(path.read_text())
+        runs, seeds = record["runs"], record["plan"]["seeds"]
+    except (OSError, ValueError, KeyError) as err:
+        print(f"bench.transfer: error: {path} is not a bench.transfer result ({err})",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    record.update(result_tables(runs, seeds))
+    write_json(path, record)
+    print(record["markdown"], record["markdown_comparison"], f"updated {path}", sep="\n\n")
+    return 0
+
+
+def result_tables(runs: Sequence[dict[str, dict[str, float]]], seeds: int) -> dict:
+    """The table, its markdown, and the paired comparison against supervised."""
+    table, comparison = summarise(runs), compare(runs)
+    return {
+        "table": table,
+        "markdown": markdown(table, seeds),
+        "comparison": comparison,
+        "markdown_comparison": markdown_comparison(comparison),
+    }
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -493,6 +559,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(out=RESULTS_DIR / "transfer")
     parser.add_argument("--inits", default=",".join(INITS), help="initialisations to compare")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument(
+        "--summarise",
+        type=Path,
+        metavar="JSON",
+        help="recompute the table and the verdict of a saved result from its per-seed "
+        "rows, and rewrite it (no training)",
+    )
     parser.add_argument(
         "--jobs",
         type=int,
@@ -543,6 +616,8 @@ def load_data(plan: Plan, seed: int, data_dir: Path | None) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.summarise is not None:
+        return summarise_file(args.summarise)
     started = start(args)
     inits = [name.strip() for name in args.inits.split(",") if name.strip()]
     try:
@@ -563,17 +638,10 @@ def main(argv: list[str] | None = None) -> int:
     done = dict(zip(cells, rows, strict=True))
     seeds = range(args.seed, args.seed + plan.seeds)
     runs = [{init: done[Cell(init, seed)] for init in inits} for seed in seeds]
-    table = summarise(runs)
-    print(markdown(table, plan.seeds))
+    tables = result_tables(runs, plan.seeds)
+    print(tables["markdown"], tables["markdown_comparison"], sep="\n\n")
     name = "transfer-quick" if args.quick else "transfer"
-    payload = {
-        "plan": asdict(plan),
-        "inits": inits,
-        "jobs": args.jobs,
-        "table": table,
-        "runs": runs,
-        "markdown": markdown(table, plan.seeds),
-    }
+    payload = {"plan": asdict(plan), "inits": inits, "jobs": args.jobs, "runs": runs, **tables}
     print(f"wrote {write_result(name, args.out, payload, started)}")
     return 0
 

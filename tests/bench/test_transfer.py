@@ -122,3 +122,40 @@ def test_rows_do_not_depend_on_the_process_that_ran_them(transfer, tmp_path, fas
         tables.append({init: {k: v for k, v in row.items() if not k.endswith("_s")}
                        for init, row in table.items()})  # fmt: skip
     assert tables[0] == tables[1]
+
+
+def _row(ap, top1):
+    return {"AP": ap, "AP50": ap, "AP75": ap, "top1@1%": top1, "top1@10%": top1}
+
+
+def test_the_verdict_pairs_seeds_against_supervised(transfer):
+    """Worked by hand: simclr beats supervised by 2, 3, 4 AP (its interval excludes 0) and
+    loses 1, 1, 3 points of top-1 (its interval crosses 0)."""
+    runs = [{"supervised": _row(10, 50), "simclr": _row(12, 49)},
+            {"supervised": _row(20, 60), "simclr": _row(23, 59)},
+            {"supervised": _row(30, 70), "simclr": _row(34, 67)}]  # fmt: skip
+    found = transfer.compare(runs)["simclr"]
+    assert found["AP"]["difference"] == pytest.approx(3.0)
+    assert found["AP"]["per_seed"] == [2, 3, 4] and found["AP"]["verdict"] == "positive"
+    # top-1 differences -1, -1, -3: mean -5/3, t_2 interval [-4.54, +1.20]: undecided
+    assert found["top1@1%"]["difference"] == pytest.approx(-5 / 3)
+    assert found["top1@1%"]["verdict"] == "undecided"
+    assert transfer.compare([{"random": _row(1, 1)}]) == {}  # no supervised row: no verdict
+
+
+def test_summarise_rewrites_a_saved_result_without_training(transfer, tmp_path, capsys):
+    runs = [{"supervised": _row(10, 50), "infomin": _row(11, 52)},
+            {"supervised": _row(12, 51), "infomin": _row(14, 53)}]  # fmt: skip
+    path = tmp_path / "transfer.json"
+    path.write_text(json.dumps({"plan": {"seeds": 2}, "runs": runs, "wall_s": 7.0}))
+    assert transfer.main(["--summarise", str(path)]) == 0
+    record = json.loads(path.read_text())
+    assert record["wall_s"] == 7.0 and record["table"]["infomin"]["AP"] == [
+        12.5,
+        pytest.approx(2.1213, abs=1e-4),
+    ]
+    assert "| infomin | +1.5 [" in record["markdown_comparison"]
+    assert "| infomin | +1.5 [" in capsys.readouterr().out
+    path.write_text("{}")
+    assert transfer.main(["--summarise", str(path)]) == 2
+    assert "not a bench.transfer result" in capsys.readouterr().err
