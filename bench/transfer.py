@@ -402,9 +402,9 @@ def low_label_run(file: Path | None, fraction: float, plan: Plan, seed: int, dev
     return 100 * float((logits.argmax(1) == test[1]).float().mean())
 
 
-def fashion(data_dir: Path | None, split: str, count: int) -> tuple[Tensor, Tensor]:
+def fashion(data_dir: Path, split: str, count: int) -> tuple[Tensor, Tensor]:
     """The first `count` images of a Fashion-MNIST split as uint8 RGB, and their labels."""
-    data = FashionMNIST(data_dir or DEFAULT_DIR, split)
+    data = FashionMNIST(data_dir, split)
     if count > len(data.labels):
         raise DatasetError(
             f"Fashion-MNIST {split} holds {len(data.labels)} images in {data.root}, "
@@ -423,15 +423,23 @@ class Cell:
 
 
 def run_cell(
-    cell: Cell, plan: Plan, folder: Path, device: str, data_dir: Path | None, threads: int
-):
+    cell: Cell, plan: Plan, folder: Path, device: str, data_dir: Path, threads: int, resume: bool
+) -> dict[str, float]:
     """Pretrain one initialisation, then its detection and low-label scores (a table row).
 
     Every random draw is seeded from `cell.seed` here, so a row does not depend on which
-    process ran it or in what order.
+    process ran it or in what order. The row is saved beside the cell's run folder;
+    with `resume`, a saved row of the same plan and device is kept instead of rerun, so
+    a stopped table restarts where it stopped.
     """
     if threads:
         torch.set_num_threads(threads)
+    saved = folder / f"seed{cell.seed}" / f"{cell.init}.json"
+    if resume and saved.is_file():
+        record = json.loads(saved.read_text())
+        if record["plan"] == asdict(plan) and record["device"] == device:
+            print(f"  seed {cell.seed} {cell.init}: kept from {saved}", flush=True)
+            return record["row"]
     data = load_data(plan, cell.seed, data_dir)
     began = time.perf_counter()
     file = pretrain_init(cell.init, plan, cell.seed, folder / f"seed{cell.seed}", device)
@@ -446,6 +454,8 @@ def run_cell(
     row["low_label_s"] = time.perf_counter() - began
     row["pretrain_s"] = pretrain_s
     row = {key: round(value, 2) for key, value in row.items()}
+    saved.parent.mkdir(parents=True, exist_ok=True)  # random init made no run folder
+    write_json(saved, {"plan": asdict(plan), "device": device, "row": row})
     print(f"  seed {cell.seed} {cell.init}: " + ", ".join(f"{k} {v}" for k, v in row.items()),
           flush=True)  # fmt: skip
     return row
@@ -560,6 +570,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--inits", default=",".join(INITS), help="initialisations to compare")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the rows of cells a stopped run finished (same plan and device, under "
+        "--work); without it every cell is trained afresh",
+    )
+    parser.add_argument(
         "--summarise",
         type=Path,
         metavar="JSON",
@@ -603,7 +619,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
     return plan
 
 
-def load_data(plan: Plan, seed: int, data_dir: Path | None) -> dict:
+def load_data(plan: Plan, seed: int, data_dir: Path) -> dict:
     """The target tasks: scenes rendered per seed (digit-scenes' refusals fire here) and
     Fashion-MNIST read once (a missing or bad file is a one-line `DatasetError`)."""
     scenes = {
@@ -627,14 +643,21 @@ def main(argv: list[str] | None = None) -> int:
         plan = make_plan(args)
         if args.jobs < 1:
             raise DatasetError(f"--jobs must be >= 1, not {args.jobs}")
+        if args.device not in ("cpu", "cuda"):
+            raise DatasetError(f"--device must be cpu or cuda, not {args.device!r}")
+        if args.device == "cuda" and not torch.cuda.is_available():
+            raise DatasetError("--device cuda: torch sees no CUDA device here")
+        data_dir = args.data_dir or DEFAULT_DIR  # resolved here: --jobs processes get it
         load_data(
-            replace(plan, det_train=1, det_test=1), args.seed, args.data_dir
+            replace(plan, det_train=1, det_test=1), args.seed, data_dir
         )  # refuse bad scenes and missing data before any training
     except (DatasetError, CheckpointError) as err:
         print(f"bench.transfer: error: {err}", file=sys.stderr)
         return 2
     cells = plan_cells(inits, args.seed, plan.seeds)
-    rows = run_cells(cells, args.jobs, plan, args.work, args.device, args.data_dir, args.threads)
+    rows = run_cells(
+        cells, args.jobs, plan, args.work, args.device, data_dir, args.threads, args.resume
+    )
     done = dict(zip(cells, rows, strict=True))
     seeds = range(args.seed, args.seed + plan.seeds)
     runs = [{init: done[Cell(init, seed)] for init in inits} for seed in seeds]

@@ -244,3 +244,31 @@ def photo_folder(tmp_path: Path) -> Path:
     """Three small colour photos (PNG and JPEG) and a text file, for photo-patches'
     --data-dir."""
     return write_photos(tmp_path / "photos")
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def commands_in_readme(
+    sections: tuple[tuple[str, str], ...], programs: tuple[str, ...]
+) -> list[list[str]]:
+    """argv of every command the README shows in `sections` ((start, end) markers), inline
+    after a backtick or at a line's start (a code block), up to a backtick or the line's
+    end; only commands that begin with one of `programs` (e.g. "python -m bench.transfer").
+    Tests run these exactly as written, so the README cannot show a command that fails."""
+    import shlex
+
+    text = README.read_text()
+    starts = "|".join(re.escape(program) for program in programs)
+    pattern = rf"(?:^|`)((?:{starts})\b[^`\n]*)"
+    found = []
+    for start, end in sections:
+        section = text.split(start, 1)[1].split(end, 1)[0]
+        found += [shlex.split(m) for m in re.findall(pattern, section, flags=re.M)]
+    return found
+
+
+@pytest.fixture(scope="session")
+def readme_commands():
+    """`commands_in_readme`, for tests that run the README's commands as written."""
+    return commands_in_readme

@@ -159,3 +159,27 @@ def test_summarise_rewrites_a_saved_result_without_training(transfer, tmp_path, 
     path.write_text("{}")
     assert transfer.main(["--summarise", str(path)]) == 2
     assert "not a bench.transfer result" in capsys.readouterr().err
+
+
+def test_resume_keeps_finished_cells_of_the_same_plan_only(transfer, tmp_path, fashion_mnist_root):
+    """A saved row is kept with --resume; without it, or for another plan, cells rerun."""
+    tiny = ["--pretrain-steps", "2", "--pretrain-images", "64", "--det-steps", "2",
+            "--cls-steps", "2", "--det-train", "8", "--det-test", "4", "--cls-pool", "60",
+            "--cls-test", "20", "--data-dir", str(fashion_mnist_root), "--quick",
+            "--inits", "random", "--work", str(tmp_path), "--out", str(tmp_path)]  # fmt: skip
+    saved = tmp_path / "seed0" / "random.json"
+
+    def ap(*extra: str) -> float:
+        assert transfer.main([*tiny, *extra]) == 0
+        return json.loads((tmp_path / "transfer-quick.json").read_text())["table"]["random"]["AP"][
+            0
+        ]
+
+    first = ap()
+    record = json.loads(saved.read_text())
+    record["row"]["AP"] = 123.0  # a marker no real run produces
+    saved.write_text(json.dumps(record))
+    assert ap("--resume") == 123.0
+    assert ap("--resume", "--det-steps", "3") != 123.0  # another plan: rerun
+    saved.write_text(json.dumps(record))
+    assert ap() == first  # no --resume: rerun, and the same seed gives the same row

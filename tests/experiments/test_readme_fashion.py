@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import re
-import shlex
 from pathlib import Path
 
 import pytest
@@ -25,7 +23,6 @@ from infomin.experiments import sweep as sweep_module
 from infomin.experiments.pairs import QUICK_CONFIG, Sizes
 
 ROOT = Path(__file__).resolve().parents[2]
-README = ROOT / "README.md"
 SECTIONS = (
     ("## Fashion-MNIST: every preset", "\n## "),
     ("### Fashion-MNIST: a crop and a RandAugment ladder", "\n## "),
@@ -33,17 +30,6 @@ SECTIONS = (
 TINY_CRITIC = dataclasses.replace(QUICK_CONFIG, width=0.125, embed_dim=16, epochs=1,
                                   batch_size=32)  # fmt: skip
 TINY_SIZES = Sizes(train_pairs=64, test_pairs=32, test_batch=32, probe_train=60, probe_test=30)
-
-
-def readme_commands() -> list[list[str]]:
-    """Every `infomin ...` and `python -m bench.accuracy ...` of the sections, as argv."""
-    text = README.read_text()
-    found = []
-    for start, end in SECTIONS:
-        section = text.split(start, 1)[1].split(end, 1)[0]
-        pattern = r"(?:^|`)((?:infomin|python -m bench\.accuracy)\b[^`\n]*)"
-        found += [shlex.split(m) for m in re.findall(pattern, section, flags=re.M)]
-    return found
 
 
 @pytest.fixture
@@ -71,8 +57,11 @@ def tiny(tmp_path_factory, idx_files, monkeypatch):
     return accuracy
 
 
-def test_the_sections_show_every_row_the_sweeps_and_the_gpu_command() -> None:
-    commands = [" ".join(argv) for argv in readme_commands()]
+PROGRAMS = ("infomin", "python -m bench.accuracy")
+
+
+def test_the_sections_show_every_row_the_sweeps_and_the_gpu_command(readme_commands) -> None:
+    commands = [" ".join(argv) for argv in readme_commands(SECTIONS, PROGRAMS)]
     for row in ("raw-pixels", "random-init", "supervised", "insdis", "moco", "pirl", "mocov2",
                 "simclr", "infomin", "lightly-simclr"):  # fmt: skip
         assert f"python -m bench.accuracy --rows {row}" in commands, row
@@ -81,8 +70,10 @@ def test_the_sections_show_every_row_the_sweeps_and_the_gpu_command() -> None:
     assert sum(c.startswith("infomin sweep") and "holdout=5000" in c for c in commands) == 2
 
 
-def test_every_fashion_command_runs_as_written(tiny, tmp_path, monkeypatch, capsys) -> None:
-    for number, argv in enumerate(readme_commands()):
+def test_every_fashion_command_runs_as_written(
+    tiny, tmp_path, monkeypatch, capsys, readme_commands
+) -> None:
+    for number, argv in enumerate(readme_commands(SECTIONS, PROGRAMS)):
         folder = tmp_path / str(number)
         folder.mkdir()
         monkeypatch.chdir(folder)
