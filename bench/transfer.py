@@ -24,12 +24,12 @@ better than ImageNet-supervised ones. Here, on two CPU cores:
   top-1 on the 10,000 test images. A new domain and new labels for every trunk.
 - Seeds: each seed redoes the pretraining and the fine-tuning; mean ± sample std.
 
-`python -m bench.transfer` (`make bench-transfer`): 3 seeds. Extrapolated from the step
-rates of `--quick` (7.7 min on two cores shared with three other jobs, one thread):
-about 3 hours on such a loaded machine, an estimated 2-2.5 on an idle one (not
-measured). `--quick`: one seed, short schedules, under 10 minutes; it checks the
-pipeline, not the verdict. On a GPU: `--device cuda --threads 0`. Writes
-bench/results/transfer/transfer[-quick].json and prints the table.
+`python -m bench.transfer --jobs 2` (`make bench-transfer`): 3 seeds, 15 (init, seed)
+cells in two processes of one thread each. `--quick`: one seed, short schedules, 6.0
+min on 2 idle cores; it checks the pipeline, not the verdict. On a GPU: `--device cuda
+--threads 0`. Writes bench/results/transfer/transfer[-quick].json (per-seed rows, the
+table, and each init minus supervised paired by seed with its 95% interval) and prints
+the two tables; `--summarise FILE` recomputes them from a saved file.
 """
 
 from __future__ import annotations
@@ -101,6 +101,7 @@ class Plan:
     cls_test: int = 10_000  # Fashion-MNIST test images scored
 
 
+FULL = Plan()
 QUICK = Plan(
     seeds=1,
     pretrain_images=1000,
@@ -598,7 +599,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path("runs/bench-transfer"),
         help="folder for the pretraining runs and exported backbones",
     )
-    for field, value in asdict(Plan()).items():
+    for field, value in asdict(FULL).items():
         kind = float if isinstance(value, float) else int
         parser.add_argument(
             f"--{field.replace('_', '-')}",
@@ -611,7 +612,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def make_plan(args: argparse.Namespace) -> Plan:
     """The full or quick plan with the overrides given on the command line."""
-    base = QUICK if args.quick else Plan()
+    base = QUICK if args.quick else FULL
     changes = {f: getattr(args, f) for f in asdict(base) if getattr(args, f) is not None}
     plan = replace(base, **changes)
     if min(asdict(plan).values()) <= 0:

@@ -27,7 +27,7 @@ def transfer(monkeypatch, tmp_path, fashion_mnist_root):
     module = importlib.import_module("bench.transfer")
     plan = module.Plan(seeds=1, pretrain_images=64, pretrain_steps=2, det_train=8,
                        det_test=4, det_steps=2, cls_steps=2, cls_pool=60, cls_test=20)  # fmt: skip
-    monkeypatch.setattr(module, "Plan", lambda: plan)
+    monkeypatch.setattr(module, "FULL", plan)
     monkeypatch.setattr(module, "QUICK", plan)
     monkeypatch.setattr(module, "DEFAULT_DIR", fashion_mnist_root)
     monkeypatch.setattr(module, "RESULTS_DIR", tmp_path / "bench" / "results")
@@ -52,4 +52,4 @@ def test_every_transfer_command_runs_as_written(transfer, tmp_path, capsys, read
         assert code == 0, " ".join(argv)
     result = json.loads((tmp_path / "bench/results/transfer/transfer.json").read_text())
     assert set(result["comparison"]) == {"random", "infomin", "mocov2", "simclr"}
-    assert result["plan"] == dataclasses.asdict(transfer.Plan())
+    assert result["plan"] == dataclasses.asdict(transfer.FULL)
