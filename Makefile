@@ -47,7 +47,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.render
 
 # The transfer comparison (README "Transfer at small scale"): 3 seeds, two processes of one
-# thread each, so not in `make bench` or CI (needs dataset-fashion-mnist).
+# thread each, 74 minutes on 2 CPU cores (measured), so not in `make bench` or CI (needs
+# dataset-fashion-mnist).
 # `python -m bench.transfer --quick` checks the pipeline in under 10 minutes.
 bench-transfer: $(STAMP)
 	$(BIN)/python -m bench.transfer --jobs 2

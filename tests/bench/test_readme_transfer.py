@@ -1,6 +1,6 @@
 """Every `python -m bench.transfer ...` of the README's transfer section, run as written.
 
-The README shows the real budgets (about an hour and a quarter for the table); here the
+The README shows the real budgets (74 minutes for the table); here the
 same argv goes through the same `main` with the plan shrunk to a few steps, the
 Fashion-MNIST fixture as the default folder, and the results folder in a temporary
 directory (the working directory too, so relative paths in the commands resolve there).
@@ -52,4 +52,5 @@ def test_every_transfer_command_runs_as_written(transfer, tmp_path, capsys, read
         assert code == 0, " ".join(argv)
     result = json.loads((tmp_path / "bench/results/transfer/transfer.json").read_text())
     assert set(result["comparison"]) == {"random", "infomin", "mocov2", "simclr"}
+    assert set(result["comparison_random"]) == {"supervised", "infomin", "mocov2", "simclr"}
     assert result["plan"] == dataclasses.asdict(transfer.FULL)
