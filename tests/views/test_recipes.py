@@ -303,3 +303,19 @@ def test_randaugment_at_full_magnitude_never_posterizes_to_zero_bits():
     torch.manual_seed(0)
     for _ in range(200):
         assert torch.isfinite(transform(image)).all()
+
+
+@pytest.mark.parametrize("channels", [3, 1])
+def test_randaugment_each_is_the_per_image_call_with_the_same_draws(channels: int) -> None:
+    """The batched recipes' RandAugment (one layout change per batch) gives exactly what
+    calling it image by image gives, from the same state of timm's draws (Python's
+    `random` for probabilities and magnitudes, numpy's for the choice of ops)."""
+    augment = PILRandAugment(RandAugmentSpec(), 32)
+    seeded = torch.Generator().manual_seed(3)
+    images = torch.randint(0, 256, (12, channels, 32, 32), generator=seeded, dtype=torch.uint8)
+    random.seed(7), np.random.seed(7)
+    expected = torch.stack([augment(image) for image in images])
+    random.seed(7), np.random.seed(7)
+    got = augment.each(images)
+    assert got.dtype == torch.uint8 and got.shape == images.shape
+    assert torch.equal(got, expected) and not torch.equal(got, images)

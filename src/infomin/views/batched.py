@@ -237,8 +237,7 @@ class BatchedRecipe:
         recipe: the only step whose ops have no batched twin drawing the same policy."""
         assert self.randaugment is not None
         images = (x * 255.0).round_().to(torch.uint8).cpu()
-        out = torch.stack([self.randaugment(image) for image in images])
-        return out.to(x.device, x.dtype) / 255.0
+        return self.randaugment.each(images).to(x.device, x.dtype) / 255.0
 
     def normalise(self, x: Tensor) -> Tensor:
         """The recipe's colour space, else ``to_model_input``'s RGB or grey statistics."""

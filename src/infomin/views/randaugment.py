@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 import torch
 from PIL import Image
 from timm.data import auto_augment as timm_aa
@@ -165,6 +166,20 @@ class PILRandAugment:
         grey = img.shape[-3] == 1
         transform = self.timm_grey_transform if grey else self.timm_transform
         return tvf.pil_to_tensor(transform(tvf.to_pil_image(img)))
+
+    def each(self, images: Tensor) -> Tensor:
+        """``__call__`` on every image of a ``uint8 [B, C, H, W]`` CPU batch, in order (the
+        same draws), with one layout change for the batch: PIL images are made from, and
+        read back into, numpy views of one ``[B, H, W, C]`` array, which halves the cost
+        of the per-image tensor <-> PIL conversions (`bench/data.py`)."""
+        grey = images.shape[-3] == 1
+        transform = self.timm_grey_transform if grey else self.timm_transform
+        pixels = images.permute(0, 2, 3, 1).contiguous().numpy()
+        if grey:
+            pixels = pixels[..., 0]  # mode L wants [H, W]
+        out = np.stack([np.asarray(transform(Image.fromarray(image))) for image in pixels])
+        out = torch.from_numpy(out)
+        return out.unsqueeze(1) if grey else out.permute(0, 3, 1, 2)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.spec.config_str}, ops={len(self.timm_transform.ops)})"
