@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 from torchvision.transforms import v2
+from torchvision.transforms.v2 import functional as tvf
 
 from infomin.data.transforms import RGB_MEAN
 from infomin.views.colorspaces import get_color_space
@@ -307,15 +308,19 @@ def test_randaugment_at_full_magnitude_never_posterizes_to_zero_bits():
 
 @pytest.mark.parametrize("channels", [3, 1])
 def test_randaugment_each_is_the_per_image_call_with_the_same_draws(channels: int) -> None:
-    """The batched recipes' RandAugment (one layout change per batch) gives exactly what
-    calling it image by image gives, from the same state of timm's draws (Python's
-    `random` for probabilities and magnitudes, numpy's for the choice of ops)."""
+    """Naive reference: torchvision's tensor <-> PIL conversions around timm's transform,
+    image by image. The batch (one layout change) and the single-image call give exactly
+    that from the same state of timm's draws (Python's `random` for probabilities and
+    magnitudes, numpy's for the choice of ops)."""
     augment = PILRandAugment(RandAugmentSpec(), 32)
+    timm = augment.timm_grey_transform if channels == 1 else augment.timm_transform
     seeded = torch.Generator().manual_seed(3)
     images = torch.randint(0, 256, (12, channels, 32, 32), generator=seeded, dtype=torch.uint8)
     random.seed(7), np.random.seed(7)
-    expected = torch.stack([augment(image) for image in images])
+    expected = torch.stack([tvf.pil_to_tensor(timm(tvf.to_pil_image(i))) for i in images])
     random.seed(7), np.random.seed(7)
     got = augment.each(images)
     assert got.dtype == torch.uint8 and got.shape == images.shape
     assert torch.equal(got, expected) and not torch.equal(got, images)
+    random.seed(7), np.random.seed(7)
+    assert torch.equal(torch.stack([augment(image) for image in images]), expected)

@@ -62,15 +62,25 @@ def adjust_saturation(x: Tensor, factor: Tensor) -> Tensor:
     return _one_blend(x, 2, factor)
 
 
-def _hue_chroma_value(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """``[B, 3, H, W]`` RGB -> hue in [0, 1), chroma and value, each ``[B, H, W]``."""
+def _sixths_chroma_value(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """``[B, 3, H, W]`` RGB -> hue in sixths of the circle, unwrapped (in [-1, 5]), chroma
+    and value, each ``[B, H, W]``. Where chroma is 0 the hue is 0 (any hue gives v, v, v)."""
     r, g, b = x.unbind(dim=-3)
     value = torch.maximum(torch.maximum(r, g), b)  # faster than a reduction over channels
     chroma = value - torch.minimum(torch.minimum(r, g), b)
-    safe = torch.where(chroma > 0, chroma, 1.0)
-    other = torch.where(value == g, 2.0 + (b - r) / safe, 4.0 + (r - g) / safe)
-    sector = torch.where(value == r, (g - b) / safe, other)
-    hue = torch.where(chroma > 0, torch.remainder(sector / 6.0, 1.0), 0.0)
+    inverse = chroma.clamp_min(1e-12).reciprocal_()
+    sixths = torch.where(
+        value == r,
+        (g - b) * inverse,
+        torch.where(value == g, (b - r) * inverse + 2.0, (r - g) * inverse + 4.0),
+    )
+    return sixths, chroma, value
+
+
+def _hue_chroma_value(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """``[B, 3, H, W]`` RGB -> hue in [0, 1), chroma and value, each ``[B, H, W]``."""
+    sixths, chroma, value = _sixths_chroma_value(x)
+    hue = torch.where(chroma > 0, torch.remainder(sixths / 6.0, 1.0), 0.0)
     return hue, chroma, value
 
 
@@ -98,15 +108,7 @@ def adjust_hue(x: Tensor, shift: Tensor) -> Tensor:
     """
     if x.shape[-3] == 1:
         return x
-    r, g, b = x.unbind(dim=-3)
-    value = torch.maximum(torch.maximum(r, g), b)
-    chroma = value - torch.minimum(torch.minimum(r, g), b)
-    inverse = chroma.clamp_min(1e-12).reciprocal_()  # chroma 0: any hue gives v, v, v
-    sixths = torch.where(
-        value == r,
-        (g - b) * inverse,
-        torch.where(value == g, (b - r) * inverse + 2.0, (r - g) * inverse + 4.0),
-    )  # in [-1, 5]
+    sixths, chroma, value = _sixths_chroma_value(x)
     sixths += 6.0 * shift.to(x).view(-1, 1, 1)
     return _from_sixths(sixths, chroma, value)
 
