@@ -73,7 +73,6 @@ from infomin.models.export import CheckpointError, export_backbone
 from infomin.outputs import write_json
 
 INITS = ("random", "supervised", "infomin", "mocov2", "simclr")
-SSL = ("infomin", "mocov2", "simclr")
 PRETRAIN_SIZE = 32  # colorful-moving-digits canvas; the trunk keeps the CIFAR stem
 NUM_DIGITS = 10
 NUM_FASHION = 10
@@ -436,7 +435,8 @@ def run_cell(
     """
     if threads:
         torch.set_num_threads(threads)
-    saved = folder / f"seed{cell.seed}" / f"{cell.init}.json"
+    seed_folder = folder / f"seed{cell.seed}"
+    saved = seed_folder / f"{cell.init}.json"
     if resume and saved.is_file():
         record = json.loads(saved.read_text())
         if record["plan"] == asdict(plan) and record["device"] == device:
@@ -444,7 +444,7 @@ def run_cell(
             return record["row"]
     data = load_data(plan, cell.seed, data_dir)
     began = time.perf_counter()
-    file = pretrain_init(cell.init, plan, cell.seed, folder / f"seed{cell.seed}", device)
+    file = pretrain_init(cell.init, plan, cell.seed, seed_folder, device)
     pretrain_s = time.perf_counter() - began
     began = time.perf_counter()
     row = detection_run(file, plan, cell.seed, device, data["scenes"])
@@ -491,16 +491,20 @@ def summarise(runs: Sequence[dict[str, dict[str, float]]]) -> dict[str, dict[str
     return table
 
 
+def _markdown_table(corner: str, rows: dict[str, list[str]]) -> str:
+    """A markdown table with one column per metric and one row per init."""
+    lines = [f"| {corner} | " + " | ".join(METRICS) + " |", "|---" * (len(METRICS) + 1) + "|"]
+    lines += [f"| {init} | " + " | ".join(cells) + " |" for init, cells in rows.items()]
+    return "\n".join(lines)
+
+
 def markdown(table: dict[str, dict[str, list[float]]], seeds: int) -> str:
     """The README table: mean ± std over seeds."""
-    lines = ["| init | " + " | ".join(METRICS) + " |", "|---" * (len(METRICS) + 1) + "|"]
-    for init, row in table.items():
-        cells = [
-            f"{row[m][0]:.1f} ± {row[m][1]:.1f}" if seeds > 1 else f"{row[m][0]:.1f}"
-            for m in METRICS
-        ]
-        lines.append(f"| {init} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return _markdown_table("init", {
+        init: [f"{row[m][0]:.1f} ± {row[m][1]:.1f}" if seeds > 1 else f"{row[m][0]:.1f}"
+               for m in METRICS]
+        for init, row in table.items()
+    })  # fmt: skip
 
 
 def compare(runs: Sequence[dict[str, dict[str, float]]], baseline: str = "supervised") -> dict:
@@ -525,19 +529,17 @@ def compare(runs: Sequence[dict[str, dict[str, float]]], baseline: str = "superv
 
 def markdown_comparison(comparison: dict, baseline: str = "supervised") -> str:
     """Init - baseline in points, [95% interval], and what the interval settles."""
-    lines = [
-        f"| init - {baseline} | " + " | ".join(METRICS) + " |",
-        "|---" * (len(METRICS) + 1) + "|",
-    ]
-    for init, metrics in comparison.items():
-        cells = []
-        for metric in METRICS:
-            found = metrics[metric]
-            interval = found["interval"]
-            span = f" [{interval[0]:+.1f}, {interval[1]:+.1f}]" if interval else ""
-            cells.append(f"{found['difference']:+.1f}{span} {found['verdict']}")
-        lines.append(f"| {init} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+
+    def cell(found: dict) -> str:
+        interval = found["interval"]
+        span = f" [{interval[0]:+.1f}, {interval[1]:+.1f}]" if interval else ""
+        return f"{found['difference']:+.1f}{span} {found['verdict']}"
+
+    rows = {init: [cell(metrics[m]) for m in METRICS] for init, metrics in comparison.items()}
+    return _markdown_table(f"init - {baseline}", rows)
+
+
+MARKDOWN_KEYS = ("markdown", "markdown_comparison", "markdown_comparison_random")
 
 
 def summarise_file(path: Path) -> int:
@@ -551,10 +553,7 @@ def summarise_file(path: Path) -> int:
         return 2
     record.update(result_tables(runs, seeds))
     write_json(path, record)
-    tables = [
-        record[key] for key in ("markdown", "markdown_comparison", "markdown_comparison_random")
-    ]
-    print(*tables, f"updated {path}", sep="\n\n")
+    print(*(record[key] for key in MARKDOWN_KEYS), f"updated {path}", sep="\n\n")
     return 0
 
 
@@ -669,8 +668,7 @@ def main(argv: list[str] | None = None) -> int:
     seeds = range(args.seed, args.seed + plan.seeds)
     runs = [{init: done[Cell(init, seed)] for init in inits} for seed in seeds]
     tables = result_tables(runs, plan.seeds)
-    print(tables["markdown"], tables["markdown_comparison"], tables["markdown_comparison_random"],
-          sep="\n\n")  # fmt: skip
+    print(*(tables[key] for key in MARKDOWN_KEYS), sep="\n\n")
     name = "transfer-quick" if args.quick else "transfer"
     payload = {"plan": asdict(plan), "inits": inits, "jobs": args.jobs, "runs": runs, **tables}
     print(f"wrote {write_result(name, args.out, payload, started)}")

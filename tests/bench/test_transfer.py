@@ -93,13 +93,17 @@ def test_bad_requests_exit_2_in_one_line(
     assert not work.exists()
 
 
-def test_tiny_run_end_to_end(transfer, tmp_path, fashion_mnist_root):
+@pytest.fixture
+def tiny(fashion_mnist_root):
+    """A --quick run shrunk to seconds, on the Fashion-MNIST fixture."""
+    return ["--quick", "--pretrain-steps", "2", "--pretrain-images", "64", "--det-steps", "2",
+            "--cls-steps", "2", "--det-train", "8", "--det-test", "4", "--cls-pool", "60",
+            "--cls-test", "20", "--data-dir", str(fashion_mnist_root)]  # fmt: skip
+
+
+def test_tiny_run_end_to_end(transfer, tmp_path, tiny):
     """Pretrain (simclr), export, strict load, detect, score: the whole path."""
-    tiny = ["--pretrain-steps", "2", "--pretrain-images", "64", "--det-steps", "2",
-            "--cls-steps", "2", "--det-train", "8", "--det-test", "4",
-            "--cls-pool", "60", "--cls-test", "20",
-            "--data-dir", str(fashion_mnist_root)]  # fmt: skip
-    argv = ["--quick", "--inits", "random,simclr", "--work", str(tmp_path), *tiny]
+    argv = [*tiny, "--inits", "random,simclr", "--work", str(tmp_path)]
     assert transfer.main([*argv, "--out", str(tmp_path)]) == 0
     result = json.loads((tmp_path / "transfer-quick.json").read_text())
     assert set(result["table"]) == {"random", "simclr"}
@@ -108,16 +112,13 @@ def test_tiny_run_end_to_end(transfer, tmp_path, fashion_mnist_root):
         assert 0 <= row["AP"][0] <= 100 and 0 <= row["top1@10%"][0] <= 100
 
 
-def test_rows_do_not_depend_on_the_process_that_ran_them(transfer, tmp_path, fashion_mnist_root):
+def test_rows_do_not_depend_on_the_process_that_ran_them(transfer, tmp_path, tiny):
     """--jobs 2 (two spawned processes) scores every cell exactly as one process does."""
-    tiny = ["--pretrain-steps", "2", "--pretrain-images", "64", "--det-steps", "2",
-            "--cls-steps", "2", "--det-train", "8", "--det-test", "4", "--cls-pool", "60",
-            "--cls-test", "20", "--data-dir", str(fashion_mnist_root),
-            "--quick", "--inits", "random,supervised"]  # fmt: skip
+    argv = [*tiny, "--inits", "random,supervised"]
     tables = []
     for jobs in ("1", "2"):
         out = tmp_path / f"jobs{jobs}"
-        assert transfer.main([*tiny, "--jobs", jobs, "--work", str(out), "--out", str(out)]) == 0
+        assert transfer.main([*argv, "--jobs", jobs, "--work", str(out), "--out", str(out)]) == 0
         table = json.loads((out / "transfer-quick.json").read_text())["table"]
         tables.append({init: {k: v for k, v in row.items() if not k.endswith("_s")}
                        for init, row in table.items()})  # fmt: skip
@@ -161,19 +162,15 @@ def test_summarise_rewrites_a_saved_result_without_training(transfer, tmp_path, 
     assert "not a bench.transfer result" in capsys.readouterr().err
 
 
-def test_resume_keeps_finished_cells_of_the_same_plan_only(transfer, tmp_path, fashion_mnist_root):
+def test_resume_keeps_finished_cells_of_the_same_plan_only(transfer, tmp_path, tiny):
     """A saved row is kept with --resume; without it, or for another plan, cells rerun."""
-    tiny = ["--pretrain-steps", "2", "--pretrain-images", "64", "--det-steps", "2",
-            "--cls-steps", "2", "--det-train", "8", "--det-test", "4", "--cls-pool", "60",
-            "--cls-test", "20", "--data-dir", str(fashion_mnist_root), "--quick",
-            "--inits", "random", "--work", str(tmp_path), "--out", str(tmp_path)]  # fmt: skip
+    argv = [*tiny, "--inits", "random", "--work", str(tmp_path), "--out", str(tmp_path)]
     saved = tmp_path / "seed0" / "random.json"
 
     def ap(*extra: str) -> float:
-        assert transfer.main([*tiny, *extra]) == 0
-        return json.loads((tmp_path / "transfer-quick.json").read_text())["table"]["random"]["AP"][
-            0
-        ]
+        assert transfer.main([*argv, *extra]) == 0
+        table = json.loads((tmp_path / "transfer-quick.json").read_text())["table"]
+        return table["random"]["AP"][0]
 
     first = ap()
     record = json.loads(saved.read_text())
