@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torchvision.ops import roi_align
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as tvf
 
@@ -65,12 +66,14 @@ def test_hsv_round_trip() -> None:
     torch.testing.assert_close(BC.hsv_to_rgb(BC.rgb_to_hsv(x)), x, atol=1e-5, rtol=0)
 
 
-def test_blur_matches_torchvision_with_a_sigma_per_image() -> None:
-    x = torch.rand(3, 3, 16, 16, generator=seeded(3))
+@pytest.mark.parametrize("kernel", [3, 5, 9])  # shifted taps up to 7, a convolution above
+def test_blur_matches_torchvision_with_a_sigma_per_image(kernel: int) -> None:
+    x = torch.rand(3, 3, 16, 12, generator=seeded(3))
     sigmas = torch.tensor([0.3, 1.0, 2.0])
-    per_image = [tvf.gaussian_blur(x[i], [5, 5], [float(s)] * 2) for i, s in enumerate(sigmas)]
+    size = [kernel, kernel]
+    per_image = [tvf.gaussian_blur(x[i], size, [float(s)] * 2) for i, s in enumerate(sigmas)]
     expected = torch.stack(per_image)
-    torch.testing.assert_close(B._blur(x, 5, sigmas), expected, atol=1e-5, rtol=0)
+    torch.testing.assert_close(B._blur(x, kernel, sigmas), expected, atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("as_float", [False, True])
@@ -102,6 +105,18 @@ def test_crop_matches_bilinear_resize_inside_the_box() -> None:
     expected = tvf.resized_crop(x[0], 2, 3, 10, 10, [20, 20], antialias=False)
     # Border pixels read the image beyond the box instead of repeating its edge.
     torch.testing.assert_close(out[:, 1:-1, 1:-1], expected[:, 1:-1, 1:-1], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("size", [24, 8])  # 24: enlargements only (grid_sample); 8: not
+def test_crop_and_flip_are_roi_aligns_resampling_then_a_mirror(size: int) -> None:
+    x = torch.rand(16, 3, 20, 24, generator=seeded(14))
+    boxes = B.crop_boxes(16, 20, 24, (0.1, 1.0), generator=seeded(15))
+    flip = torch.arange(16) % 3 == 0
+    rois = torch.cat([torch.arange(16.0).unsqueeze(1), boxes], dim=1)
+    expected = roi_align(x, rois, (size, size), sampling_ratio=-1, aligned=True)
+    expected[flip] = expected[flip].flip(-1)
+    assert B._enlargements_inside(x, boxes, size) == (size == 24)
+    torch.testing.assert_close(B.resized_crop(x, boxes, size, flip), expected, atol=1e-5, rtol=0)
 
 
 def test_crop_boxes_stay_inside_and_respect_the_scale() -> None:
