@@ -32,7 +32,7 @@ def grayscale(x: Tensor) -> Tensor:
         return x
     r, g, b = x.unbind(dim=-3)
     wr, wg, wb = _GRAY_WEIGHTS
-    return (wr * r + wg * g + wb * b).unsqueeze(-3)
+    return torch.add(wr * r, g, alpha=wg).add_(b, alpha=wb).unsqueeze(-3)  # 3 passes, not 5
 
 
 def _one_blend(x: Tensor, op: int, factor: Tensor) -> Tensor:
@@ -69,11 +69,14 @@ def _sixths_chroma_value(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     value = torch.maximum(torch.maximum(r, g), b)  # faster than a reduction over channels
     chroma = value - torch.minimum(torch.minimum(r, g), b)
     inverse = chroma.clamp_min(1e-12).reciprocal_()
-    sixths = torch.where(
-        value == r,
-        (g - b) * inverse,
-        torch.where(value == g, (b - r) * inverse + 2.0, (r - g) * inverse + 4.0),
-    )
+    # Which channel is the max, as 1.0 / 0.0 masks and exact lerps (weight 0 or 1 returns
+    # an end bit for bit): on a CPU, bool tensors and torch.where run several times
+    # slower than float ops (ad hoc: 90 vs 8 us per where at 51 x 32 x 32, 2 threads).
+    is_r = torch.eq(value, r, out=torch.empty_like(value))
+    is_g = torch.eq(value, g, out=torch.empty_like(value))
+    g_max = ((b - r) * inverse).add_(2.0)
+    b_max = ((r - g) * inverse).add_(4.0)
+    sixths = torch.lerp(torch.lerp(b_max, g_max, is_g), (g - b) * inverse, is_r)
     return sixths, chroma, value
 
 
@@ -109,17 +112,19 @@ def adjust_hue(x: Tensor, shift: Tensor) -> Tensor:
     if x.shape[-3] == 1:
         return x
     sixths, chroma, value = _sixths_chroma_value(x)
-    sixths += 6.0 * shift.to(x).view(-1, 1, 1)
-    return _from_sixths(sixths, chroma, value)
+    return _from_sixths(sixths, chroma, value, 6.0 * shift.to(x).view(-1, 1, 1, 1))
 
 
-def _from_sixths(sixths: Tensor, chroma: Tensor, value: Tensor) -> Tensor:
+def _from_sixths(
+    sixths: Tensor, chroma: Tensor, value: Tensor, shift: Tensor | None = None
+) -> Tensor:
     """(hue, chroma, value) -> RGB, the hue in sixths of the circle, unwrapped: each channel
-    is ``v - c clamp(min(k, 4 - k), 0, 1)``, ``k = (n + sixths) mod 6`` with n = 5, 3, 1
-    for R, G, B (the closed form of HSV -> RGB; ``c = v s``)."""
+    is ``v - c clamp(min(k, 4 - k), 0, 1)``, ``k = (n + sixths + shift) mod 6`` with n = 5,
+    3, 1 for R, G, B (the closed form of HSV -> RGB; ``c = v s``). ``shift``, in sixths,
+    broadcasts against ``[..., 3, 1, 1]``: a hue rotation folded into the channel offsets."""
     offsets = torch.tensor([5.0, 3.0, 1.0], device=sixths.device, dtype=sixths.dtype)
-    k = sixths.unsqueeze(-3) + offsets.view(3, 1, 1)
-    k -= 6.0 * torch.floor(k * (1.0 / 6.0))  # k mod 6, in [0, 6)
+    offsets = offsets.view(3, 1, 1) if shift is None else offsets.view(3, 1, 1) + shift
+    k = torch.remainder(sixths.unsqueeze(-3) + offsets, 6.0)  # in [0, 6)
     ramp = torch.minimum(k, 4.0 - k).clamp_(0.0, 1.0)
     return torch.addcmul(value.unsqueeze(-3), chroma.unsqueeze(-3), ramp, value=-1.0)
 
@@ -180,13 +185,21 @@ def _blend(x: Tensor, weights: Tensor, mean: bool, grey: bool) -> Tensor:
     ``(f, 0, 1 - f)``, none ``(1, 0, 0)`` (bit-identical). ``mean`` / ``grey``: whether
     any image needs that term (skipped otherwise). The contrast's grey mean comes from
     the channel means, without a grey image.
+
+    Per image this is a colour matrix (row i: ``a e_i + c w``, w the luma weights) plus a
+    constant, so the whole batch is one ``baddbmm`` of ``[B, C, C]`` by ``[B, C, H W]``:
+    4x faster than the elementwise form on a CPU (ad hoc, 128 x 32 px, 1 and 2 threads).
     """
-    shape = (-1, 1, 1, 1)
-    constant = weights[1] * _grey_mean(x) if mean else torch.zeros_like(weights[1])
-    out = torch.addcmul(constant.view(shape), weights[0].view(shape), x)
-    if grey:
-        out.addcmul_(weights[2].view(shape), grayscale(x))
-    return out.clamp_(0.0, 1.0)
+    b, c = x.shape[:2]
+    matrix = torch.diag_embed(weights[0].view(b, 1).expand(b, c))
+    if grey and c == 3:
+        matrix = matrix + weights[2].view(b, 1, 1) * matrix.new_tensor(_GRAY_WEIGHTS)
+    flat = x.reshape(b, c, -1)
+    if mean:
+        out = torch.baddbmm((weights[1] * _grey_mean(x)).view(b, 1, 1), matrix, flat)
+    else:
+        out = torch.bmm(matrix, flat)
+    return out.view(x.shape).clamp_(0.0, 1.0)
 
 
 def _grey_mean(x: Tensor) -> Tensor:
