@@ -78,16 +78,21 @@ def test_split_batchnorm_normalises_each_sub_batch(memory_format):
     x = (torch.randn(8, 2, 3, 3) * 3 + 1).contiguous(memory_format=memory_format)
     out = bn(x)
     assert out.is_contiguous(memory_format=memory_format)  # no copy to the other format
+    # Sub-batch k: rows k, k + 2, ... (contiguous: a view) or 4k .. 4k + 3 (channels_last).
+    if memory_format == torch.contiguous_format:
+        rows_of = [torch.arange(0, 8, 2), torch.arange(1, 8, 2)]
+    else:
+        rows_of = [torch.arange(4), torch.arange(4, 8)]
     variances = []
-    for k in range(2):  # sub-batch k holds rows 4k .. 4k + 3
-        rows = x[4 * k : 4 * k + 4]
+    for index in rows_of:
+        rows = x[index]
         mean = rows.mean(dim=(0, 2, 3), keepdim=True)
         var = rows.var(dim=(0, 2, 3), unbiased=False, keepdim=True)
         expected = (rows - mean) / torch.sqrt(var + bn.eps)  # naive reference
-        assert torch.allclose(out[4 * k : 4 * k + 4], expected, atol=1e-5)
+        assert torch.allclose(out[index], expected, atol=1e-5)
         variances.append(rows.var(dim=(0, 2, 3), unbiased=True))
     # running statistics: the usual update with the average of the sub-batch statistics
-    means = torch.stack([x[:4].mean(dim=(0, 2, 3)), x[4:].mean(dim=(0, 2, 3))]).mean(0)
+    means = torch.stack([x[index].mean(dim=(0, 2, 3)) for index in rows_of]).mean(0)
     assert torch.allclose(bn.running_mean, 0.1 * means, atol=1e-6)
     assert torch.allclose(bn.running_var, 0.9 + 0.1 * torch.stack(variances).mean(0), atol=1e-6)
 

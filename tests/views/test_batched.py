@@ -61,6 +61,22 @@ def test_color_jitter_is_torchvisions_per_image_with_the_same_draws(channels) ->
     torch.testing.assert_close(ours, expected, atol=2e-4, rtol=0)
 
 
+@pytest.mark.parametrize(("mean", "grey"), [(False, False), (True, False), (True, True)])
+def test_blend_by_matrix_is_the_elementwise_blend(mean: bool, grey: bool) -> None:
+    """The CPU's batched colour matrix against the per-pixel form other devices run; an
+    image with weights (1, 0, 0) comes out bit for bit, even inside an autocast region."""
+    x = torch.rand(5, 3, 7, 9, generator=seeded(21))
+    weights = torch.rand(3, 5, generator=seeded(22))
+    weights[:, 0] = torch.tensor([1.0, 0.0, 0.0])
+    constant = (weights[1] * BC._grey_mean(x)).view(5, 1, 1) if mean else None
+    expected = BC._blend_elementwise(x, weights, constant, grey)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = BC._blend(x, weights, mean, grey)
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got, expected, atol=1e-6, rtol=0)
+    assert torch.equal(got[0], x[0])
+
+
 def test_hsv_round_trip() -> None:
     x = torch.rand(2, 3, 9, 9, generator=seeded(2))
     torch.testing.assert_close(BC.hsv_to_rgb(BC.rgb_to_hsv(x)), x, atol=1e-5, rtol=0)
