@@ -365,12 +365,14 @@ def changed_line(presets: dict) -> str:
             "not ruled out.")  # fmt: skip
 
 
-def epoch_accuracy_section(r: dict) -> list[str]:
+def epoch_accuracy_section(
+    r: dict, title: str = "## 7. Same accuracy after the speed-ups"
+) -> list[str]:
     from bench.epoch_accuracy import markdown
 
     s = r["settings"]
     return [
-        "## 7. Same accuracy after the speed-ups",
+        title,
         "",
         f"`infomin pretrain` for {s['epochs']} epochs on {s['train_size']} embedded "
         f"samples (batch {s['batch_size']}), frozen probe on, {s['seeds']} seeds, on the tree "
@@ -428,6 +430,9 @@ SECTIONS: dict[str, Callable[[dict], list[str]]] = {
     "epoch": epoch_section,
     "epoch-threads2": epoch_two_threads_section,
     "epoch_accuracy": epoch_accuracy_section,
+    "epoch_accuracy-mocov2-seeds6": lambda r: epoch_accuracy_section(
+        r, "### 7.1 mocov2 at 6 seeds (run after the table above, for its one excluding interval)"
+    ),
     "accuracy": accuracy_section,
     "accuracy-cropmin0.6-simclr": lambda r: accuracy_section(
         r, "### 8.1 simclr with the crop sweep's maximum (crop_min 0.6; the table's is 0.08)"
