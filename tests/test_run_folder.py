@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from infomin import run_folder
 from infomin.cli import main
 from infomin.outputs import WriteError, write_json
 from infomin.run_folder import LOCK_NAME
@@ -134,6 +135,26 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path, capsys, reliabili
         "infomin evaluate ...",
         "exit 0, after the notice 'taking over the lock of pid PID, which has ended'",
     )
+
+
+def test_the_lock_appears_whole_and_its_draft_is_gone(tmp_path, monkeypatch):
+    """The lock gets its name only once its record is written (a reader never sees it
+    empty), and the private draft it was written in does not stay."""
+    linked = []
+    link = os.link
+
+    def spy(source, target):
+        linked.append(json.loads(Path(source).read_text()))
+        link(source, target)
+
+    monkeypatch.setattr(run_folder.os, "link", spy)
+    out = run_folder.claim(tmp_path / "run", "pretrain")
+    try:
+        assert linked[0]["pid"] == os.getpid() and linked[0]["command"] == "pretrain"
+        assert [p.name for p in out.iterdir()] == [LOCK_NAME]
+        assert json.loads((out / LOCK_NAME).read_text()) == linked[0]
+    finally:
+        run_folder.release_all()
 
 
 def test_two_runs_started_together_one_wins_whole(tmp_path, reliability):

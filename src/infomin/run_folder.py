@@ -113,9 +113,7 @@ def _lock(folder: Path, command: str) -> None:
     record = {"pid": os.getpid(), "host": socket.gethostname(), "command": command,
               "started": time.strftime("%Y-%m-%d %H:%M:%S")}  # fmt: skip
     for _ in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
+        if not _create_whole(path, record):
             holder = _read_lock(path)
             if holder.get("pid") == os.getpid() and holder.get("host") == record["host"]:
                 return  # this process already holds it
@@ -129,11 +127,28 @@ def _lock(folder: Path, command: str) -> None:
                   flush=True)  # fmt: skip
             path.unlink(missing_ok=True)
             continue
-        with os.fdopen(fd, "w") as handle:
-            json.dump(record, handle)
         _held.append(path)
         return
     raise OutputError(f"cannot take the lock {path}")
+
+
+def _create_whole(path: Path, record: dict) -> bool:
+    """Create the lock `path` holding `record`, whole or not at all; False if it exists.
+
+    Why not create-then-write: between the two, another process read an empty lock,
+    took it for one left behind, and both runs wrote into the folder (seen in CI). The
+    record goes to a private file first, then gets the lock's name by a hard link,
+    which refuses an existing name: a lock is never seen half-written.
+    """
+    private = path.with_name(f"{path.name}.{record['host']}.{record['pid']}")
+    private.write_text(json.dumps(record))
+    try:
+        os.link(private, path)
+    except (FileExistsError, FileNotFoundError):  # held, or emptied by its holder
+        return False
+    finally:
+        private.unlink(missing_ok=True)
+    return True
 
 
 def _read_lock(path: Path) -> dict:
