@@ -10,7 +10,8 @@ step is timed (the data pipeline has its own benchmark).
 - lightly: the same recipe from lightly's parts (NTXentLoss with or without its memory
   bank, SimCLR/MoCo projection heads without BN, `update_momentum`, `batch_shuffle`),
   our backbone, batch, image size, temperature, queue size, EMA and optimiser. Lightly
-  has no jigsaw branch: its infomin step adds our `JigsawHead` and scores both queries
+  has no jigsaw branch: its infomin step adds the preset's jigsaw head (ours, built by
+  `make_jigsaw_head`: an MLP per patch for infomin, as its method) and scores both queries
   in one NTXentLoss call (the mean over the stacked rows is the 0.5 / 0.5 mix; the bank
   then receives each key twice, a content difference that costs no time).
 - bare: the backbone passes the method itself makes and nothing else: forward+backward
@@ -41,9 +42,8 @@ from bench.common import (
     write_result,
 )
 from infomin.methods import TrainSettings, build_method, for_image_size, get_preset
-from infomin.methods.base import build_towers
+from infomin.methods.base import build_towers, make_jigsaw_head
 from infomin.methods.presets import Preset
-from infomin.objectives import JigsawHead
 from infomin.views import jigsaw_geometry
 
 METHODS = ("simclr", "mocov2", "infomin")
@@ -149,7 +149,7 @@ class LightlyModel(nn.Module):
         self.head = head(d, d, e, batch_norm=False)
         bank = (preset.num_negatives, e) if queue else 0
         self.criterion = NTXentLoss(preset.temperature, memory_bank_size=bank)
-        self.jigsaw = JigsawHead(d, e) if preset.jigsaw else None
+        self.jigsaw = make_jigsaw_head(preset, d) if preset.jigsaw else None
         if queue:
             self.backbone_m = copy.deepcopy(self.backbone)
             self.head_m = copy.deepcopy(self.head)
