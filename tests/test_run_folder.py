@@ -157,6 +157,19 @@ def test_the_lock_appears_whole_and_its_draft_is_gone(tmp_path, monkeypatch):
         run_folder.release_all()
 
 
+def test_without_hard_links_the_lock_is_still_taken(tmp_path, monkeypatch):
+    def no_links(source, target):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(run_folder.os, "link", no_links)
+    out = run_folder.claim(tmp_path / "run", "pretrain")
+    try:
+        assert [p.name for p in out.iterdir()] == [LOCK_NAME]
+        assert json.loads((out / LOCK_NAME).read_text())["pid"] == os.getpid()
+    finally:
+        run_folder.release_all()
+
+
 def test_two_runs_started_together_one_wins_whole(tmp_path, reliability):
     """Two real processes into one folder: one finishes, the other is refused, and the
     folder holds the winner's config and the winner's numbers."""

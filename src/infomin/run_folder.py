@@ -138,7 +138,8 @@ def _create_whole(path: Path, record: dict) -> bool:
     Why not create-then-write: between the two, another process read an empty lock,
     took it for one left behind, and both runs wrote into the folder (seen in CI). The
     record goes to a private file first, then gets the lock's name by a hard link,
-    which refuses an existing name: a lock is never seen half-written.
+    which refuses an existing name: a lock is never seen half-written. A file system
+    without hard links (some network or FAT mounts) falls back to create-then-write.
     """
     private = path.with_name(f"{path.name}.{record['host']}.{record['pid']}")
     private.write_text(json.dumps(record))
@@ -146,8 +147,20 @@ def _create_whole(path: Path, record: dict) -> bool:
         os.link(private, path)
     except (FileExistsError, FileNotFoundError):  # held, or emptied by its holder
         return False
+    except OSError:
+        return _create_then_write(path, record)
     finally:
         private.unlink(missing_ok=True)
+    return True
+
+
+def _create_then_write(path: Path, record: dict) -> bool:
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w") as handle:
+        json.dump(record, handle)
     return True
 
 
